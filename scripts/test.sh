@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make test: build, install, then run every suite against real PostgreSQL 15 servers.
+# Suites: unit (GoogleTest via ctest), regress (pg_regress), isolation (pg_isolation_regress),
+# tap (PostgreSQL::Test::Cluster). Every suite runs even when an earlier one fails; the exit code
+# is non-zero when any failed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+TEST_PORT=${ZDM_TEST_PORT:-55432}
+passed=0; failed=0; failed_names=()
+suite() {
+  local name=$1; shift
+  echo "=== suite: $name"
+  if "$@"; then passed=$((passed + 1)); echo "=== $name: ok"
+  else failed=$((failed + 1)); failed_names+=("$name"); echo "=== $name: FAILED"; fi
+}
+
+build_and_install || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+suite unit bash scripts/unit.sh
+
+# One server for pg_regress and isolation, with the library preloaded (the recommended set-up).
+# The loading modes without preload are covered by TAP.
+start_server test "$TEST_PORT" \
+  "shared_preload_libraries = 'zdm'" \
+  "max_prepared_transactions = 10" \
+  "max_worker_processes = 16" \
+  "autovacuum_naptime = 1s" \
+  || { echo "could not start the test server"; cat "$RUN_DIR/test.log"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+export PGHOST=$(readlink -f "$RUN_DIR") PGPORT=$TEST_PORT PGUSER=postgres
+
+regress() {
+  if [ -n "$(ls sql/*.sql 2>/dev/null)" ]; then
+    make -s installcheck ISOLATION= PG_CONFIG="$PG_CONFIG" || { cat regression.diffs 2>/dev/null | head -300; return 1; }
+  fi
+}
+isolation() {
+  if [ -n "$(ls test/isolation/specs/*.spec 2>/dev/null)" ]; then
+    make -s installcheck REGRESS= PG_CONFIG="$PG_CONFIG" || { cat output_iso/regression.diffs 2>/dev/null | head -300; return 1; }
+  fi
+}
+suite regress regress
+suite isolation isolation
+stop_server test
+
+tap() {
+  local tests=(test/tap/t/*.pl)
+  [ -e "${tests[0]}" ] || return 0
+  local tapdir=$RUN_DIR/tap
+  rm -rf "$tapdir"; as_server mkdir -p "$tapdir"
+  as_server env PATH="$PG_BINDIR:$PATH" TESTDIR="$tapdir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+    ZDM_ROOT="$ROOT" \
+    prove -I "$PGXS_DIR/src/test/perl" -I "$ROOT/test/tap" "${tests[@]/#/$ROOT/}"
+  local rc=$?
+  [ $rc -eq 0 ] || { for f in "$tapdir"/tmp_check/log/*; do echo "--- $f"; tail -50 "$f"; done 2>/dev/null; }
+  return $rc
+}
+suite tap tap
+
+echo
+if [ $failed -gt 0 ]; then echo "failed suites: ${failed_names[*]}"; fi
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,161 @@
+#include "guard/catalog.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+}
+
+namespace zdm::guard {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool created_in_text(const RangeVar* rv, const AnalysisContext& context) {
+  std::string name = lower(rv->relname);
+  std::string qualified = rv->schemaname ? lower(rv->schemaname) + "." + name : name;
+  return std::find(context.created_in_text.begin(), context.created_in_text.end(), qualified) !=
+             context.created_in_text.end() ||
+         std::find(context.created_in_text.begin(), context.created_in_text.end(), name) !=
+             context.created_in_text.end();
+}
+
+// Fills the catalog facts of an existing relation. Plain values only cross the pg::call boundary.
+struct RawFacts {
+  char kind;
+  bool created_in_transaction;
+  double reltuples;
+  int64 relpages;
+  int64 blocks;  // -1: unknown (no lock could be had at once)
+  bool ok;
+};
+
+RawFacts read_facts(Oid relid) {
+  return pg::call([&]() -> RawFacts {
+    RawFacts f{};
+    Relation rel = RelationIdGetRelation(relid);  // no lock: we only read cached fields
+    if (rel == nullptr) return f;
+    f.ok = true;
+    f.kind = rel->rd_rel->relkind;
+    f.created_in_transaction = rel->rd_createSubid != InvalidSubTransactionId;
+    f.reltuples = rel->rd_rel->reltuples;
+    f.relpages = rel->rd_rel->relpages;
+    f.blocks = -1;
+    bool has_storage = RELKIND_HAS_STORAGE(f.kind);
+    // The real size needs the storage manager, which needs a lock; take ACCESS SHARE only if it is
+    // free now (never queue behind a waiting DDL), and give it back at once unless we held it already.
+    if (has_storage) {
+      bool held = CheckRelationLockedByMe(rel, AccessShareLock, true);
+      if (held || ConditionalLockRelationOid(relid, AccessShareLock)) {
+        f.blocks = RelationGetNumberOfBlocks(rel);
+        if (!held) UnlockRelationOid(relid, AccessShareLock);
+      }
+    } else {
+      f.blocks = 0;
+    }
+    RelationClose(rel);
+    return f;
+  });
+}
+
+}  // namespace
+
+std::string quote_ident(const char* ident) {
+  const char* q = pg::call([&] { return quote_identifier(ident); });
+  return q;
+}
+
+std::string relation_name(Oid relid) {
+  char* name = pg::call([&]() -> char* {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup)) return nullptr;
+    auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    const char* nsp = RelationIsVisible(relid) ? nullptr : get_namespace_name(form->relnamespace);
+    char* result = quote_qualified_identifier(nsp, NameStr(form->relname));
+    ReleaseSysCache(tup);
+    return result;
+  });
+  return name ? std::string(name) : std::string();
+}
+
+std::string column_name(Oid relid, AttrNumber attnum) {
+  char* name = pg::call([&] { return get_attname(relid, attnum, true); });
+  return name ? quote_ident(name) : std::string();
+}
+
+std::string type_name(Oid type, int32 typmod) {
+  const char* s = pg::call([&] { return format_type_with_typemod(type, typmod); });
+  return s;
+}
+
+std::string deparse(Node* expr, Oid relid) {
+  const char* s = pg::call([&]() -> char* {
+    char* relname = get_rel_name(relid);
+    List* ctx = deparse_context_for(relname ? relname : "", relid);
+    return deparse_expression(expr, ctx, false, false);
+  });
+  return s;
+}
+
+Resolved resolve_oid(Oid relid) {
+  Resolved r;
+  r.oid = relid;
+  RawFacts raw = read_facts(relid);
+  if (!raw.ok) {
+    r.oid = InvalidOid;
+    return r;
+  }
+  r.facts.exists = true;
+  r.facts.kind = raw.kind;
+  r.facts.created_in_transaction = raw.created_in_transaction;
+  r.facts.rows = raw.reltuples;
+  int64 blocks = raw.blocks >= 0 ? raw.blocks : raw.relpages;
+  r.facts.bytes = blocks * BLCKSZ;
+  r.facts.known_empty = raw.blocks == 0;
+  // pg_class.reltuples is -1 until the first VACUUM/ANALYZE; a table with no blocks has no rows.
+  if (r.facts.rows < 0 && raw.blocks == 0) r.facts.rows = 0;
+  r.facts.name = relation_name(relid);
+  char* nsp = pg::call([&] { return get_namespace_name(get_rel_namespace(relid)); });
+  char* rel = pg::call([&] { return get_rel_name(relid); });
+  r.facts.qualified = quote_ident(nsp ? nsp : "") + "." + quote_ident(rel ? rel : "");
+  return r;
+}
+
+Resolved resolve(const RangeVar* rv, const AnalysisContext& context) {
+  Oid relid = pg::call([&] { return RangeVarGetRelid(const_cast<RangeVar*>(rv), NoLock, true); });
+  if (!OidIsValid(relid)) {
+    Resolved r;
+    r.facts.exists = false;
+    r.facts.created_in_transaction = created_in_text(rv, context);
+    std::string name = rv->schemaname ? quote_ident(rv->schemaname) + "." : std::string();
+    name += quote_ident(rv->relname);
+    r.facts.name = name;
+    r.facts.qualified = name;
+    return r;
+  }
+  Resolved r = resolve_oid(relid);
+  // Name it the way the user wrote it.
+  std::string written = rv->schemaname ? quote_ident(rv->schemaname) + "." : std::string();
+  written += quote_ident(rv->relname);
+  r.facts.name = written;
+  return r;
+}
+
+}  // namespace zdm::guard

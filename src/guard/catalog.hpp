@@ -1,0 +1,34 @@
+// Internal to the guard room: catalog look-ups that turn parse-tree names into facts.
+// Every function here may throw pg::PgError; none leaves a PostgreSQL error pending.
+#pragma once
+
+#include <string>
+
+#include "guard/guard.hpp"
+
+extern "C" {
+#include "nodes/primnodes.h"
+}
+
+namespace zdm::guard {
+
+struct Resolved {
+  Oid oid = InvalidOid;  // InvalidOid when the relation is not in the catalog
+  RelationFacts facts;
+};
+
+// Looks the relation up without locking it (RangeVarGetRelid with NoLock, missing_ok). Facts come
+// from the relation cache; the size from the storage manager only if an ACCESS SHARE lock can be
+// had at once (it is released again), else from pg_class.relpages.
+Resolved resolve(const RangeVar* rv, const AnalysisContext& context);
+Resolved resolve_oid(Oid relid);
+
+// format_type_be / quote_identifier / get_rel_name, as std::string.
+std::string type_name(Oid type, int32 typmod);
+std::string quote_ident(const char* ident);
+std::string relation_name(Oid relid);  // quoted, schema-qualified only when not visible
+std::string column_name(Oid relid, AttrNumber attnum);
+// Deparses a transformed expression over relation `relid`'s columns (deparse_expression).
+std::string deparse(Node* expr, Oid relid);
+
+}  // namespace zdm::guard

@@ -1,0 +1,46 @@
+// The guard room's door: settings, the ProcessUtility hook, and the statement analysis that other
+// rooms (lock-safe DDL, lock preview) reuse.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rules/model.hpp"
+#include "rules/rules.hpp"
+#include "pg/postgres.hpp"
+
+extern "C" {
+#include "nodes/parsenodes.h"
+}
+
+namespace zdm::guard {
+
+enum class Mode { Off = 0, Warn = 1, Strict = 2 };
+
+// Defines zdm.mode, zdm.allow, zdm.ignore_below and installs the hook. Called once by _PG_init.
+void init();
+
+Mode mode();
+int64_t ignore_below_bytes();
+// Whether zdm.allow lists the rule id.
+bool allowed_by_setting(const std::string& rule);
+
+// What the analysis knows beyond the catalog: used by zdm.lint, which reads a whole file.
+struct AnalysisContext {
+  bool in_transaction_block = false;
+  // Relations created earlier in the same text (lint/analyze) and not in the catalog yet,
+  // as lower-case "schema.name" or "name".
+  std::vector<std::string> created_in_text;
+};
+
+// Facts about one utility statement (a raw parse tree node). Reads the catalog through syscache and
+// the relation cache; takes no lock stronger than ACCESS SHARE, and that one only conditionally.
+// May ereport (e.g. an unknown type): call it through pg::call or under a subtransaction.
+// `text` is the statement's own text (for inline overrides and messages).
+Statement analyze(Node* parsetree, const std::string& text, const AnalysisContext& context);
+
+// The strongest lock a statement needs on an existing relation (for lock-safe DDL and previews).
+// Returns None for statements that take no table lock worth bounding.
+LockMode strongest_lock(const Statement& statement);
+
+}  // namespace zdm::guard

@@ -1,0 +1,214 @@
+// The ProcessUtility hook and the ddl_command_start event trigger: the guard's two ways in.
+//
+// With the library preloaded (shared_preload_libraries, session_preload_libraries or LOAD) the hook
+// judges every utility statement before standard_ProcessUtility requests any lock. With only
+// CREATE EXTENSION, the extension's event trigger calls zdm.guard_ddl_command_start(), which loads
+// the library (installing the hook for the rest of the session) and judges the statement it fires
+// for; ddl_command_start fires before ProcessUtilitySlow opens the target relation, so strict mode
+// still rejects before the lock queue.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "guard/guard.hpp"
+#include "guard/hook.hpp"
+#include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/resowner.h"
+}
+
+namespace zdm::guard {
+
+namespace {
+
+ProcessUtility_hook_type prev_process_utility = nullptr;
+bool hooks_installed = false;
+
+// > 0 while a statement that the hook has judged runs; the event trigger then has nothing to do.
+int hook_depth = 0;
+
+// Relations locked ACCESS EXCLUSIVE by earlier statements of the current transaction, with the
+// subtransaction that took the lock (a rolled-back savepoint releases it).
+struct HeldLock {
+  std::string relation;
+  SubTransactionId subxact;
+};
+std::vector<HeldLock> held_locks;
+std::vector<std::string> held_names;  // view of held_locks for Statement
+
+void on_xact(XactEvent, void*) {
+  held_locks.clear();
+  held_names.clear();
+}
+
+void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId, void*) {
+  if (event != SUBXACT_EVENT_ABORT_SUB) return;
+  held_locks.erase(std::remove_if(held_locks.begin(), held_locks.end(),
+                                  [&](const HeldLock& h) { return h.subxact == my_subid; }),
+                   held_locks.end());
+  held_names.clear();
+  for (const auto& h : held_locks) held_names.push_back(h.relation);
+}
+
+// Node types some rule cares about; everything else returns at once.
+bool interesting(Node* node) {
+  switch (nodeTag(node)) {
+    case T_AlterTableStmt:
+    case T_AlterTableMoveAllStmt:
+    case T_IndexStmt:
+    case T_ReindexStmt:
+    case T_ClusterStmt:
+    case T_VacuumStmt:
+    case T_RefreshMatViewStmt:
+    case T_TruncateStmt:
+    case T_DropStmt:
+    case T_RenameStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterEnumStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool should_judge(Node* node, ProcessUtilityContext context) {
+  if (mode() == Mode::Off) return false;
+  if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // parts of a statement already judged
+  if (creating_extension) return false;                      // extension scripts
+  if (IsAbortedTransactionBlockState()) return false;        // the statement will fail anyway
+  if (!IsTransactionState()) return false;
+  return interesting(node);
+}
+
+std::string statement_text(const char* query, int location, int length) {
+  if (query == nullptr) return {};
+  std::string all(query);
+  if (location < 0 || static_cast<size_t>(location) > all.size()) return all;
+  if (length <= 0) return all.substr(static_cast<size_t>(location));
+  return all.substr(static_cast<size_t>(location), static_cast<size_t>(length));
+}
+
+// The judging half of the hook, in a frame of its own so that no C++ object is alive in the frame
+// that runs the statement (standard_ProcessUtility may longjmp).
+void judge_for_hook(PlannedStmt* pstmt, const char* query) {
+  pg::guarded([&] {
+    judge_and_report(pstmt->utilityStmt, statement_text(query, pstmt->stmt_location, pstmt->stmt_len));
+  });
+}
+
+void zdm_process_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree,
+                         ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
+                         DestReceiver* dest, QueryCompletion* qc) {
+  if (should_judge(pstmt->utilityStmt, context)) judge_for_hook(pstmt, query);
+
+  hook_depth++;
+  PG_TRY();
+  {
+    if (prev_process_utility)
+      prev_process_utility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+    else
+      standard_ProcessUtility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+  }
+  PG_FINALLY();
+  { hook_depth--; }
+  PG_END_TRY();
+}
+
+}  // namespace
+
+bool hook_depth_active() { return hook_depth > 0; }
+
+bool event_trigger_should_judge(Node* parsetree) {
+  return should_judge(parsetree, PROCESS_UTILITY_TOPLEVEL);
+}
+
+void install_hooks() {
+  if (hooks_installed) return;
+  hooks_installed = true;
+  prev_process_utility = ProcessUtility_hook;
+  ProcessUtility_hook = zdm_process_utility;
+  RegisterXactCallback(on_xact, nullptr);
+  RegisterSubXactCallback(on_subxact, nullptr);
+}
+
+const std::vector<std::string>& held_access_exclusive() { return held_names; }
+
+void remember_access_exclusive(const Statement& statement) {
+  if (!IsTransactionBlock()) return;  // an implicit transaction ends with the statement
+  for (const auto& action : statement.actions) {
+    if (action.lock != LockMode::AccessExclusive || !action.rel.exists || action.rel.created_in_transaction)
+      continue;
+    bool known = std::any_of(held_locks.begin(), held_locks.end(),
+                             [&](const HeldLock& h) { return h.relation == action.rel.name; });
+    if (known) continue;
+    held_locks.push_back({action.rel.name, GetCurrentSubTransactionId()});
+    held_names.push_back(action.rel.name);
+  }
+}
+
+void judge_and_report(Node* parsetree, const std::string& text) {
+  AnalysisContext context;
+  context.in_transaction_block = IsTransactionBlock();
+
+  // Analyse in a subtransaction: if the analysis hits an error (an unknown type, say), PostgreSQL
+  // will report the same error itself when it runs the statement, so ours is discarded cleanly.
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
+  pg::call([] { BeginInternalSubTransaction(nullptr); });
+  Statement statement;
+  bool analysed = false;
+  try {
+    statement = analyze(parsetree, text, context);
+    analysed = true;
+  } catch (const pg::PgError& e) {
+    elog(DEBUG1, "zdm: statement not judged: %s", e.what());
+  }
+  if (analysed) {
+    pg::call([] { ReleaseCurrentSubTransaction(); });
+  } else {
+    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
+  }
+  MemoryContextSwitchTo(caller_context);
+  CurrentResourceOwner = caller_owner;
+  if (!analysed) return;
+
+  statement.held_access_exclusive = held_access_exclusive();
+  JudgeOptions options;
+  options.ignore_below_bytes = ignore_below_bytes();
+  std::vector<Finding> findings = judge(statement, options);
+  // Remember the lock before reporting: in warn mode the statement runs and holds it.
+  remember_access_exclusive(statement);
+  if (!findings.empty()) report(findings, text, mode());
+}
+
+}  // namespace zdm::guard
+
+// The event trigger's function: zdm.guard_ddl_command_start() RETURNS event_trigger.
+extern "C" {
+PG_FUNCTION_INFO_V1(zdm_guard_ddl_command_start);
+Datum zdm_guard_ddl_command_start(PG_FUNCTION_ARGS);
+}
+
+Datum zdm_guard_ddl_command_start(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("zdm.guard_ddl_command_start() must be called as an event trigger")));
+  // Loading this function's library ran _PG_init, which installed the hook for the rest of the
+  // session. If the hook already judged this statement, there is nothing left to do.
+  if (zdm::guard::hook_depth_active()) PG_RETURN_VOID();
+  auto* trigdata = reinterpret_cast<EventTriggerData*>(fcinfo->context);
+  Node* parsetree = trigdata->parsetree;
+  if (zdm::guard::mode() == zdm::guard::Mode::Off || creating_extension || parsetree == nullptr)
+    PG_RETURN_VOID();
+  zdm::pg::guarded([&] {
+    if (zdm::guard::event_trigger_should_judge(parsetree))
+      zdm::guard::judge_and_report(parsetree, debug_query_string ? debug_query_string : "");
+  });
+  PG_RETURN_VOID();
+}

@@ -1,0 +1,66 @@
+// rewrite-column-type, rebuild-index-column-type.
+#include <string>
+
+#include "rules/families.hpp"
+#include "rules/rules.hpp"
+
+namespace zdm::rules {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+}  // namespace
+
+void check_column_type(const Statement& st, const Action& a, std::vector<Finding>& out) {
+  if (a.op != Op::AlterColumnType) return;
+  const std::string& t = a.rel.name;
+  const std::string& c = a.column;
+  if (a.rewrite) {
+    std::string n = text::derive(c, "_new");
+    std::string fn = text::derive(text::derive(a.rel.name.substr(a.rel.name.rfind('.') + 1), "_"), c + "_sync");
+    Finding f;
+    f.rule = "rewrite-column-type";
+    f.severity = Severity::Critical;
+    f.relation = t;
+    f.lock = st.strongest_lock;
+    f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
+                " rewrites the whole table";
+    f.detail = text::facts(a, st.strongest_lock);
+    f.hint =
+        "Expand and contract instead:\n"
+        "ALTER TABLE " + t + " ADD COLUMN " + n + " " + a.new_type + ";\n"
+        "-- keep it in sync while old code still writes " + c + ":\n"
+        "CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW." + n + " := NEW." + c +
+        "; RETURN NEW; END $$;\n"
+        "CREATE TRIGGER " + fn + " BEFORE INSERT OR UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n"
+        "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + c) + ", " +
+        text::literal(n + " IS DISTINCT FROM " + c) + ");\n"
+        "-- switch reads to " + n + ", then contract:\n"
+        "BEGIN; ALTER TABLE " + t + " DROP COLUMN " + c + "; ALTER TABLE " + t + " RENAME COLUMN " + n + " TO " + c +
+        "; DROP FUNCTION " + fn + "() CASCADE; COMMIT;";
+    out.push_back(std::move(f));
+    return;
+  }
+  if (!a.rebuilt_indexes.empty()) {
+    Finding f;
+    f.rule = "rebuild-index-column-type";
+    f.severity = Severity::Critical;
+    f.relation = t;
+    f.lock = st.strongest_lock;
+    f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
+                " rebuilds index" + (a.rebuilt_indexes.size() > 1 ? "es " : " ") + join(a.rebuilt_indexes);
+    f.detail = text::facts(a, st.strongest_lock) + " The table is not rewritten, but the index" +
+               (a.rebuilt_indexes.size() > 1 ? "es are" : " is") + " rebuilt while the lock is held.";
+    f.hint = "Build the index for the new definition first, without blocking writes:\n"
+             "CREATE INDEX CONCURRENTLY ... ON " + t + " (" + c + " ...);\n"
+             "then run the type change when the old index can be dropped (DROP INDEX CONCURRENTLY).";
+    out.push_back(std::move(f));
+  }
+}
+
+}  // namespace zdm::rules

@@ -1,0 +1,18 @@
+#include "rules/families.hpp"
+#include "rules/rules.hpp"
+
+namespace zdm {
+
+std::vector<Finding> judge(const Statement& st, const JudgeOptions& options) {
+  std::vector<Finding> out;
+  for (const Action& a : st.actions) {
+    // Nobody else can see a relation created earlier in this transaction (or file): no risk.
+    if (a.rel.created_in_transaction) continue;
+    if (!a.rel.exists) continue;
+    if (options.ignore_below_bytes > 0 && a.rel.bytes >= 0 && a.rel.bytes < options.ignore_below_bytes) continue;
+    rules::check_column_type(st, a, out);
+  }
+  return out;
+}
+
+}  // namespace zdm

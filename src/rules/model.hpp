@@ -1,0 +1,158 @@
+// The guard's vocabulary: facts gathered from the live catalog (by src/guard/) and the findings the
+// rules derive from them (in src/rules/). Plain C++: no PostgreSQL pointers or headers, so that every
+// rule is unit-testable without a server.
+#pragma once
+#include "common/cpp_only.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zdm {
+
+// Table-level lock modes, numbered as PostgreSQL's lockdefs.h numbers them.
+enum class LockMode : int {
+  None = 0,
+  AccessShare = 1,
+  RowShare = 2,
+  RowExclusive = 3,
+  ShareUpdateExclusive = 4,
+  Share = 5,
+  ShareRowExclusive = 6,
+  Exclusive = 7,
+  AccessExclusive = 8,
+};
+
+// The mode as pg_locks spells it ("AccessExclusiveLock"); "" for None.
+const char* lock_mode_name(LockMode mode);
+// The mode as the documentation and LOCK TABLE spell it ("ACCESS EXCLUSIVE").
+const char* lock_mode_sql(LockMode mode);
+// Whether a lock in `mode` blocks plain reads (SELECT) or writes (INSERT/UPDATE/DELETE).
+bool blocks_reads(LockMode mode);
+bool blocks_writes(LockMode mode);
+
+// Facts about one relation a statement touches, read from the catalog without locking it.
+struct RelationFacts {
+  std::string name;            // as the user wrote it (possibly schema-qualified, quoted as needed)
+  std::string qualified;       // schema.name, quoted as needed
+  char kind = 'r';             // pg_class.relkind
+  bool exists = false;         // false: not in the catalog (lint: created earlier in the file)
+  bool created_in_transaction = false;  // created (or given a new relfilenode) in this transaction
+  double rows = -1;            // pg_class.reltuples, -1 when never analyzed
+  int64_t bytes = -1;          // main fork size in bytes, -1 when unknown
+  bool known_empty = false;    // the main fork has no blocks
+};
+
+// What kind of operation an Action is. One statement yields one or more actions.
+enum class Op {
+  Other,
+  // ALTER TABLE subcommands
+  AddColumn,
+  DropColumn,
+  RenameColumn,
+  AlterColumnType,
+  SetNotNull,
+  DropNotNull,
+  SetDefault,
+  DropDefault,
+  AddConstraint,        // CHECK, FOREIGN KEY, UNIQUE, PRIMARY KEY, EXCLUDE
+  ValidateConstraint,
+  DropConstraint,
+  AttachPartition,
+  DetachPartition,
+  SetLogged,
+  SetUnlogged,
+  SetTablespace,
+  SetAccessMethod,
+  SetSchema,
+  RenameRelation,
+  AlterTableOther,      // any other ALTER TABLE subcommand: lock only
+  // other statements
+  CreateTable,
+  CreateIndex,
+  Reindex,
+  DropIndex,
+  DropRelation,
+  DropType,
+  AlterEnumAddValue,
+  Cluster,
+  VacuumFull,
+  Vacuum,
+  RefreshMatView,
+  Truncate,
+  TransactionControl,
+};
+
+// One effect of a statement on one relation, with the facts the rules need.
+struct Action {
+  Op op = Op::Other;
+  std::string command;         // "ALTER TABLE", "CREATE INDEX", ...
+  RelationFacts rel;
+  LockMode lock = LockMode::None;  // the lock this action needs on rel
+  bool rewrite = false;        // the relation gets a new relfilenode (every row is copied)
+  bool scan = false;           // every row is read (validation, index build, rewrite)
+
+  // Operands, filled in as the op needs them.
+  std::string column;          // column name as written
+  std::string new_name;        // RENAME target, new schema, tablespace, access method
+  std::string old_type;        // format_type of the current type
+  std::string new_type;        // format_type of the target type
+  std::string using_expr;      // USING expression text, if the user gave one
+  std::string constraint;      // constraint name (given or the name PostgreSQL would choose)
+  char constraint_type = 0;    // 'c' check, 'f' foreign key, 'u' unique, 'p' primary key, 'x' exclusion
+  std::string constraint_def;  // the constraint as SQL (CHECK (...), FOREIGN KEY (...) REFERENCES ...)
+  std::vector<std::string> columns;  // key columns of the constraint or index
+  std::string index;           // index name (given or chosen)
+  std::string index_def;       // CREATE INDEX text to hand back with CONCURRENTLY
+  std::string default_expr;    // DEFAULT expression text
+  std::string referenced;      // FOREIGN KEY target table
+  std::vector<std::string> rebuilt_indexes;  // indexes rebuilt by a type change without rewrite
+  std::vector<std::string> nullable_columns; // USING INDEX / PRIMARY KEY over columns not yet NOT NULL
+
+  bool concurrently = false;
+  bool not_valid = false;      // ADD CONSTRAINT ... NOT VALID
+  bool using_index = false;    // ADD CONSTRAINT ... USING INDEX
+  bool not_null = false;       // ADD COLUMN ... NOT NULL
+  bool has_default = false;
+  bool volatile_default = false;
+  bool serial = false;         // serial / bigserial / smallserial
+  bool identity = false;       // GENERATED ... AS IDENTITY
+  bool generated_stored = false;
+  bool domain_with_constraints = false;
+  bool valid_not_null_check = false;  // SET NOT NULL: a valid CHECK (col IS NOT NULL) exists
+  bool partition_constraint_implied = false;  // ATTACH PARTITION: existing constraints imply the bound
+  bool same_access_method = false;
+  bool in_use = false;         // DROP TYPE: a column uses it
+  bool in_transaction_block = false;
+  bool full = false;           // VACUUM FULL
+};
+
+// One statement as the guard sees it.
+struct Statement {
+  int number = 0;              // 1-based position in the text
+  int line = 1;                // line where it starts
+  std::string command;         // command tag ("ALTER TABLE")
+  std::string text;            // the statement's own text
+  std::vector<Action> actions;
+  LockMode strongest_lock = LockMode::None;  // strongest lock over all actions
+  bool in_transaction_block = false;
+  // Relations this transaction already holds in ACCESS EXCLUSIVE mode from earlier statements.
+  std::vector<std::string> held_access_exclusive;
+};
+
+enum class Severity { Warning, Critical };
+const char* severity_name(Severity s);  // "warning", "critical"
+
+// One finding: what a rule caught in one action.
+struct Finding {
+  std::string rule;            // stable kebab-case rule id
+  Severity severity = Severity::Critical;
+  std::string relation;
+  LockMode lock = LockMode::None;
+  std::string message;         // primary message, lower case, no trailing period
+  std::string detail;          // facts
+  std::string hint;            // the safe path, as runnable SQL with the user's names
+};
+
+}  // namespace zdm
