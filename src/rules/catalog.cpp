@@ -1,21 +1,26 @@
 // The catalog of rules: the public list behind zdm.rules(), zdm.allow's check and the README.
+// Each family file lists its own rules.
 #include <string_view>
 #include <vector>
 
-#include "rules/rules.hpp"
+#include "rules/families.hpp"
 
 namespace zdm {
 
 const std::vector<RuleInfo>& rule_catalog() {
-  static const std::vector<RuleInfo> rules = {
-      {"rewrite-column-type", Severity::Critical,
-       "ALTER COLUMN ... TYPE that rewrites the table (and rebuilds its indexes) under ACCESS EXCLUSIVE",
-       "add a new column of the new type, keep it in sync with a trigger, backfill in batches, switch "
-       "reads, then drop the old column"},
-      {"rebuild-index-column-type", Severity::Critical,
-       "ALTER COLUMN ... TYPE that keeps the table but rebuilds indexes on the column under ACCESS EXCLUSIVE",
-       "build the replacement index CONCURRENTLY on a new column, or change the type in a quiet window"},
-  };
+  static const std::vector<RuleInfo> rules = [] {
+    std::vector<RuleInfo> r;
+    rules::add_column_type_rules(r);
+    rules::add_add_column_rules(r);
+    rules::add_constraint_rules(r);
+    rules::add_table_storage_rules(r);
+    rules::add_index_rules(r);
+    rules::add_maintenance_rules(r);
+    rules::add_breaking_rules(r);
+    rules::add_transaction_rules(r);
+    rules::add_lock_timeout_rules(r);
+    return r;
+  }();
   return rules;
 }
 

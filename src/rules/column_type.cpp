@@ -16,6 +16,17 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
+void add_column_type_rules(Rules& r) {
+  r.push_back({"rewrite-column-type", Severity::Critical,
+               "ALTER COLUMN ... TYPE that rewrites the table (and rebuilds its indexes) under ACCESS EXCLUSIVE",
+               "add a new column of the new type, keep it in sync with a trigger, backfill it in batches, "
+               "switch reads, then drop the old column"});
+  r.push_back({"rebuild-index-column-type", Severity::Critical,
+               "ALTER COLUMN ... TYPE that keeps the table but rebuilds indexes on the column under ACCESS "
+               "EXCLUSIVE",
+               "build the replacement index CONCURRENTLY first, or change the type through a new column"});
+}
+
 void check_column_type(const Statement& st, const Action& a, std::vector<Finding>& out) {
   if (a.op != Op::AlterColumnType) return;
   const std::string& t = a.rel.name;

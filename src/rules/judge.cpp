@@ -11,7 +11,15 @@ std::vector<Finding> judge(const Statement& st, const JudgeOptions& options) {
     if (!a.rel.exists) continue;
     if (options.ignore_below_bytes > 0 && a.rel.bytes >= 0 && a.rel.bytes < options.ignore_below_bytes) continue;
     rules::check_column_type(st, a, out);
+    rules::check_add_column(st, a, out);
+    rules::check_constraints(st, a, out);
+    rules::check_table_storage(st, a, out);
+    rules::check_indexes(st, a, out);
+    rules::check_maintenance(st, a, out);
+    rules::check_breaking(st, a, out);
   }
+  rules::check_transaction(st, out);
+  rules::check_lock_timeout(st, out);
   return out;
 }
 
