@@ -9,7 +9,7 @@ MODULE_big = zdm
 EXTENSION  = zdm
 PG_CONFIG ?= pg_config
 
-SRCS := $(sort $(wildcard src/*.cpp src/*/*.cpp))
+SRCS := $(sort $(wildcard src/*.cpp src/*/*.cpp src/*/pure/*.cpp))
 OBJS  = $(SRCS:.cpp=.o)
 
 # The install script is assembled from one fragment per room (sql/install/NN_room.sql), so that each
