@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "guard/guard.hpp"
@@ -141,7 +142,7 @@ std::string tree_line(const Reading& r, const Graph& g, Key k, bool with_times) 
     line += " waits for " + mode_name(wait.mode) + " on " + lock_object(r, wait.lock, wait.mode, g);
     if (w->has_root && w->parent != 0) {
       bool hard = std::find(w->hard.begin(), w->hard.end(), w->parent) != w->hard.end();
-      line += hard ? " (held)" : " (queued behind)";
+      line += hard ? " (hard)" : " (soft)";
     }
     if (with_times && r.wait_start[w->wait] != 0) line += ", waiting " + age_text(r.now, r.wait_start[w->wait]);
   } else if (a != nullptr && a->visible) {
@@ -293,6 +294,14 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
     int mode;          // the awaited mode, or the strongest held one
     uint32_t mask;
   };
+  // A prepared transaction's entries have pid 0 and no xid; the transaction id lock it holds on its own
+  // xid, under the same virtual transaction, names it (pg_locks shows the same pairing).
+  std::map<std::pair<int, uint32_t>, uint32_t> prepared_xid;
+  for (int i = 0; i < data->nelements; i++) {
+    const LockInstanceData& in = data->locks[i];
+    if (in.pid == 0 && in.locktag.locktag_type == LOCKTAG_TRANSACTION && in.holdMask != 0)
+      prepared_xid[{in.backend, in.lxid}] = in.locktag.locktag_field1;
+  }
   for (const Target& t : targets) {
     std::vector<Holder> holders;
     std::vector<Queued> waiting;
@@ -305,7 +314,10 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
       Holder h;
       h.pid = in.pid;
       h.leader = in.leaderPid;
-      h.xid = in.pid == 0 ? static_cast<uint32_t>(in.lxid) : 0;
+      if (in.pid == 0) {
+        auto it = prepared_xid.find({in.backend, in.lxid});
+        h.xid = it != prepared_xid.end() ? it->second : static_cast<uint32_t>(in.lxid);
+      }
       any_prepared |= in.pid == 0;
       h.hold_mask = static_cast<uint32_t>(in.holdMask);
       if (h.hold_mask != 0) {

@@ -111,9 +111,8 @@ Reading read() {
       Holder h;
       h.pid = holder->pid;
       h.leader = pl->groupLeader != nullptr ? pl->groupLeader->pid : holder->pid;
-      // A prepared transaction's dummy PGPROC has pid 0 and its xid as lxid (twophase.c:
-      // MarkAsPreparingGuts), which is how pg_locks shows it ("-1/<xid>").
-      h.xid = holder->pid == 0 ? static_cast<uint32_t>(holder->lxid) : 0;
+      // A prepared transaction's dummy PGPROC has pid 0 and its xid (twophase.c: MarkAsPreparingGuts).
+      h.xid = holder->pid == 0 ? static_cast<uint32_t>(holder->xid) : 0;
       h.hold_mask = static_cast<uint32_t>(pl->holdMask);
       copy.holders.push_back(h);
       pl = reinterpret_cast<PROCLOCK*>(SHMQueueNext(holders, &pl->lockLink, offsetof(PROCLOCK, lockLink)));

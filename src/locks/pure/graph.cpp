@@ -109,7 +109,7 @@ std::string root_action(Key root, const Sessions& sessions) {
            ": pg_cancel_backend does nothing to an idle session, terminating it ends its transaction";
   if (s != nullptr && s->state == "idle")
     return "SELECT pg_terminate_backend(" + pid +
-           "); -- the root is idle and holds a session-level lock (advisory?): "
+           "); -- the root is idle and holds a session-level lock (an advisory lock, say): "
            "pg_cancel_backend does nothing to an idle session";
   return "SELECT pg_cancel_backend(" + pid + "); -- the root is " +
          (s != nullptr && !s->state.empty() ? s->state : std::string("running")) +
@@ -347,6 +347,9 @@ Preview preview(int mode, const std::vector<Holder>& holders, const std::vector<
     awaited |= bit(q.mode);
     if (conflicts.conflicts(mode, q.mode)) add_unique(p.blockers, Key{q.leader});
   }
+  std::sort(p.blockers.begin(), p.blockers.end(), [](Key a, Key b) {
+    return display_pid(a) != display_pid(b) ? display_pid(a) < display_pid(b) : a > b;
+  });
   if (p.blockers.empty()) {
     p.verdict = Verdict::Clear;
     p.lock_timeout = kRetryLockTimeout;
