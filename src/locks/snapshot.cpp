@@ -142,8 +142,10 @@ Reading read() {
 
 void read_activity(Reading& r) {
   r.now = GetCurrentTimestamp();
-  // pgstat_read_current_status: a copy of every backend's status, kept until the transaction ends
-  // (the same copy pg_stat_activity reads).
+  // pgstat_read_current_status copies every backend's status and keeps the copy until the transaction
+  // ends. Drop the old copy first so that activity is as fresh as the lock data read with it (a later
+  // pg_stat_activity query in the same transaction sees this new copy).
+  pg::call([] { pgstat_clear_backend_activity_snapshot(); });
   int n = pg::call([] { return pgstat_fetch_stat_numbackends(); });
   for (int i = 1; i <= n; i++) {
     LocalPgBackendStatus* local = pg::call([&] { return pgstat_fetch_stat_local_beentry(i); });
