@@ -98,8 +98,16 @@ void put(const Output& out, std::vector<Datum>& values, const std::vector<bool>&
   pg::call([&] { tuplestore_putvalues(out.store, out.desc, v, n); });
 }
 
-// The object a waiter waits for, readably; a transaction lock names who holds it.
-std::string lock_object(const Reading& r, size_t lock_index, int mode, const Graph& g) {
+// The object a waiter waits for, readably; a transaction lock names who holds it. Many waiters share
+// one lock (a pile-up), so each (lock, mode) is described once per call.
+std::string describe_lock_object(const Reading& r, size_t lock_index, int mode);
+const std::string& lock_object(const Reading& r, size_t lock_index, int mode, const Graph&) {
+  auto key = std::make_pair(lock_index, mode);
+  auto it = r.object_text.find(key);
+  if (it == r.object_text.end()) it = r.object_text.emplace(key, describe_lock_object(r, lock_index, mode)).first;
+  return it->second;
+}
+std::string describe_lock_object(const Reading& r, size_t lock_index, int mode) {
   const LOCKTAG& tag = r.tags[lock_index];
   std::string text = describe(tag);
   if (tag.locktag_type == LOCKTAG_TRANSACTION || tag.locktag_type == LOCKTAG_VIRTUALTRANSACTION) {
@@ -118,7 +126,6 @@ std::string lock_object(const Reading& r, size_t lock_index, int mode, const Gra
     }
     if (!list.empty()) text += " held by " + list;
   }
-  (void)g;
   return text;
 }
 

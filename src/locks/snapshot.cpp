@@ -147,6 +147,11 @@ void read_activity(Reading& r) {
   // pg_stat_activity query in the same transaction sees this new copy).
   pg::call([] { pgstat_clear_backend_activity_snapshot(); });
   int n = pg::call([] { return pgstat_fetch_stat_numbackends(); });
+  struct RoleSeen {
+    bool visible = false;
+    std::string name;
+  };
+  std::map<Oid, RoleSeen> roles;
   for (int i = 1; i <= n; i++) {
     LocalPgBackendStatus* local = pg::call([&] { return pgstat_fetch_stat_local_beentry(i); });
     if (local == nullptr) continue;
@@ -156,11 +161,19 @@ void read_activity(Reading& r) {
     a.pid = be->st_procpid;
     a.userid = be->st_userid;
     a.dbid = be->st_databaseid;
-    a.visible = may_see(be->st_userid);
-    if (OidIsValid(be->st_userid)) {
-      const char* name = pg::call([&] { return GetUserNameFromId(be->st_userid, true); });
-      if (name != nullptr) a.user = name;
+    // Few roles, many sessions: look each role up once.
+    auto role = roles.find(be->st_userid);
+    if (role == roles.end()) {
+      RoleSeen seen;
+      seen.visible = may_see(be->st_userid);
+      if (OidIsValid(be->st_userid)) {
+        const char* name = pg::call([&] { return GetUserNameFromId(be->st_userid, true); });
+        if (name != nullptr) seen.name = name;
+      }
+      role = roles.emplace(be->st_userid, std::move(seen)).first;
     }
+    a.visible = role->second.visible;
+    a.user = role->second.name;
     if (be->st_appname != nullptr) a.application = be->st_appname;
     if (a.visible) {
       a.state = state_name(be->st_state);

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "locks/pure/graph.hpp"
@@ -35,6 +36,8 @@ struct Reading {
   std::map<int32_t, Activity> activity;  // by pid
   Sessions sessions;                     // by graph key, for the graph's tie-breaks and advice
   TimestampTz now = 0;
+  // Descriptions of (lock, mode) already made in this call (functions.cpp: lock_object).
+  mutable std::map<std::pair<size_t, int>, std::string> object_text;
 };
 
 // The server's own conflict table (lock.c: DoLockModesConflict).

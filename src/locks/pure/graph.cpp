@@ -146,6 +146,23 @@ std::string mode_name(int mode) {
 
 Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sessions& sessions) {
   Graph g;
+  // Soft blockers, one walk per wait queue: for each queued process, the earlier entries whose mode
+  // conflicts with its own. Earlier entries are kept per mode, so a reader behind one queued ALTER
+  // looks at the ALTER only, not at every reader ahead of it (O(blockers), not O(queue length)).
+  std::vector<std::map<int32_t, std::vector<Key>>> soft_by_pid(snapshot.locks.size());
+  for (size_t li = 0; li < snapshot.locks.size(); ++li) {
+    std::array<std::vector<int32_t>, 16> earlier;  // leaders ahead, by the mode they want
+    for (const Queued& q : snapshot.locks[li].queue) {
+      if (q.mode <= 0 || q.mode >= 16) continue;
+      std::vector<Key>& soft = soft_by_pid[li][q.pid];
+      for (int b = 1; b <= kMaxMode; ++b) {
+        if (!conflicts.conflicts(q.mode, b)) continue;
+        for (int32_t leader : earlier[b])
+          if (leader != q.leader) add_unique(soft, Key{leader});
+      }
+      earlier[q.mode].push_back(q.leader);
+    }
+  }
   // Direct blockers per waiting session (lockfuncs.c: pg_blocking_pids).
   for (size_t wi = 0; wi < snapshot.waits.size(); ++wi) {
     const Wait& wait = snapshot.waits[wi];
@@ -163,20 +180,13 @@ Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sess
     if (wait.lock >= snapshot.locks.size()) continue;
     const Lock& lock = snapshot.locks[wait.lock];
     const uint32_t conflict_mask = conflicts.mask[wait.mode];
-    std::set<Key> hard_here;
     for (const Holder& h : lock.holders) {
       if (h.pid != 0 && h.leader == wait.leader) continue;  // own lock group
-      if (h.hold_mask & conflict_mask) {
-        add_unique(w.hard, holder_key(h));
-        hard_here.insert(holder_key(h));
-      }
+      if (h.hold_mask & conflict_mask) add_unique(w.hard, holder_key(h));
     }
-    for (const Queued& q : lock.queue) {
-      if (q.pid == wait.pid) break;  // only those ahead of it
-      if (q.leader == wait.leader) continue;
-      if (hard_here.count(q.leader)) continue;
-      if (q.mode > 0 && (conflict_mask & bit(q.mode))) add_unique(w.soft, Key{q.leader});
-    }
+    auto soft = soft_by_pid[wait.lock].find(wait.pid);
+    if (soft != soft_by_pid[wait.lock].end())
+      for (Key k : soft->second) add_unique(w.soft, k);
   }
   // A session both hard and soft (two of its workers) counts as hard.
   for (Waiter& w : g.waiters) {
