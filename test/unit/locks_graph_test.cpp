@@ -250,3 +250,19 @@ TEST(LockPreview, WouldOnlyWaitWhenEverythingItBlocksIsBlockedAlready) {
   EXPECT_EQ(p.blockers, (std::vector<Key>{10, 20}));
   EXPECT_EQ(p.verdict, Verdict::WouldWait);  // readers already queue behind 20
 }
+
+TEST(LockGraph, ConflictingRequestsAheadInTheQueueAreSoftBlockersButCompatibleOnesAreNot) {
+  // 10 holds ACCESS SHARE; queue: 20 wants ACCESS EXCLUSIVE, 30 ACCESS SHARE, 40 EXCLUSIVE (a worker
+  // of leader 45), 50 ACCESS EXCLUSIVE.
+  Scene s;
+  s.lock({holds(10, {AccessShare})},
+         {waits(20, AccessExclusive), waits(30, AccessShare), waits(40, Exclusive, 45), waits(50, AccessExclusive)});
+  Graph g = s.build();
+  EXPECT_EQ(g.find(20)->soft, std::vector<Key>{});
+  EXPECT_EQ(g.find(30)->soft, std::vector<Key>{20});          // ACCESS SHARE conflicts only with 20
+  EXPECT_EQ(g.find(45)->soft, std::vector<Key>{20});          // the worker's wait, shown as its leader
+  EXPECT_EQ(g.find(45)->hard, std::vector<Key>{});            // EXCLUSIVE does not conflict with ACCESS SHARE
+  EXPECT_EQ(g.find(50)->soft, (std::vector<Key>{20, 30, 45}));  // everything ahead conflicts with it
+  EXPECT_EQ(g.find(50)->hard, std::vector<Key>{10});
+  EXPECT_EQ(g.find(20)->soft_behind, 2);                      // 30 and 45 wait only softly for 20
+}

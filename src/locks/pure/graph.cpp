@@ -151,16 +151,21 @@ Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sess
   // looks at the ALTER only, not at every reader ahead of it (O(blockers), not O(queue length)).
   std::vector<std::map<int32_t, std::vector<Key>>> soft_by_pid(snapshot.locks.size());
   for (size_t li = 0; li < snapshot.locks.size(); ++li) {
-    std::array<std::vector<int32_t>, 16> earlier;  // leaders ahead, by the mode they want
-    for (const Queued& q : snapshot.locks[li].queue) {
+    // (queue position, leader) of the entries ahead, by the mode they want
+    std::array<std::vector<std::pair<size_t, int32_t>>, 16> earlier;
+    const auto& queue = snapshot.locks[li].queue;
+    for (size_t pos = 0; pos < queue.size(); ++pos) {
+      const Queued& q = queue[pos];
       if (q.mode <= 0 || q.mode >= 16) continue;
+      std::vector<std::pair<size_t, int32_t>> ahead;
+      for (int b = 1; b <= kMaxMode; ++b)
+        if (conflicts.conflicts(q.mode, b))
+          for (const auto& e : earlier[b])
+            if (e.second != q.leader) ahead.push_back(e);
+      std::sort(ahead.begin(), ahead.end());  // queue order, as pg_blocking_pids lists them
       std::vector<Key>& soft = soft_by_pid[li][q.pid];
-      for (int b = 1; b <= kMaxMode; ++b) {
-        if (!conflicts.conflicts(q.mode, b)) continue;
-        for (int32_t leader : earlier[b])
-          if (leader != q.leader) add_unique(soft, Key{leader});
-      }
-      earlier[q.mode].push_back(q.leader);
+      for (const auto& e : ahead) add_unique(soft, Key{e.second});
+      earlier[q.mode].push_back({pos, q.leader});
     }
   }
   // Direct blockers per waiting session (lockfuncs.c: pg_blocking_pids).
