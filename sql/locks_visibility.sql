@@ -67,9 +67,9 @@ RESET ROLE;
 SET ROLE lk_vis_plain;
 SELECT * FROM lk_vis_seen;
 SELECT suggested_action LIKE '%state is hidden%' AS advice_says_hidden FROM zdm.lock_report() WHERE usename = 'lk_vis_owner';
-SELECT count(*) AS tree_lines, bool_or(line LIKE '%<insufficient privilege>%') AS hides_query,
+SELECT count(*) AS tree_lines, bool_and(line LIKE '%<insufficient privilege>%') AS hides_query,
        bool_or(line LIKE '%pg_sleep%') AS shows_query
-  FROM zdm.lock_tree(false) AS line;
+  FROM zdm.lock_tree(false) AS line WHERE line LIKE '%(lk_vis_owner)%';
 SELECT relation, lock_mode, verdict, cardinality(blocked_by) AS blockers,
        blocked_by_detail LIKE '%pg_sleep%' AS shows_query, suggested_lock_timeout
   FROM zdm.lock_preview('ALTER TABLE locks_visibility.lk_vis_t ADD COLUMN x int');
