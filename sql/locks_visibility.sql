@@ -81,6 +81,13 @@ SELECT * FROM zdm.lock_preview(NULL);
 SELECT * FROM zdm.lock_preview('SELECT 1');
 SELECT * FROM zdm.lock_preview('LOCK TABLE lk_vis_t; LOCK TABLE lk_vis_t');
 SELECT * FROM zdm.lock_preview('LOCK TABLE lk_vis_missing');
+SELECT * FROM zdm.lock_preview('ALTER TABLE lk_vis_missing ADD COLUMN x int');
+-- A table created in this transaction: no other session can see it, so nothing can block it.
+BEGIN;
+CREATE TABLE lk_vis_new (id int);
+SELECT relation, lock_mode, verdict, blocked_by, blocked_by_detail
+  FROM zdm.lock_preview('ALTER TABLE lk_vis_new ADD COLUMN x int');
+ROLLBACK;
 BEGIN;
 SELECT verdict FROM zdm.lock_preview('LOCK TABLE lk_vis_seen IN ACCESS EXCLUSIVE MODE');
 SELECT count(*) AS locks_taken_on_the_view FROM pg_locks

@@ -237,6 +237,7 @@ struct Target {
   Oid relid;
   std::string name;
   int mode;
+  bool created_here = false;  // created in this transaction: no other session can see it
 };
 
 std::vector<Target> targets_of(const std::string& sql) {
@@ -270,12 +271,20 @@ std::vector<Target> targets_of(const std::string& sql) {
     context.in_transaction_block = pg::call([] { return IsTransactionBlock(); });
     Statement st = guard::analyze(stmt, sql, context);
     for (const Action& a : st.actions) {
-      if (!a.rel.exists || a.rel.created_in_transaction || a.lock == LockMode::None) continue;
+      if (a.lock == LockMode::None) continue;
+      if (!a.rel.exists)
+        throw UserError(sqlstate::kUndefinedTable,
+                        "relation " + (a.rel.name.rfind('"', 0) == 0 ? a.rel.name : "\"" + a.rel.name + "\"") +
+                            " does not exist");
       const char* qualified = a.rel.qualified.empty() ? a.rel.name.c_str() : a.rel.qualified.c_str();
       Oid relid = pg::call([&] {
         return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)), NoLock, true);
       });
-      if (OidIsValid(relid)) add(relid, relation_name(MyDatabaseId, relid), static_cast<int>(a.lock));
+      if (!OidIsValid(relid)) continue;
+      add(relid, relation_name(MyDatabaseId, relid), static_cast<int>(a.lock));
+      if (a.rel.created_in_transaction)
+        for (Target& t : targets)
+          if (t.relid == relid) t.created_here = true;
     }
     if (targets.empty())
       throw UserError(sqlstate::kFeatureNotSupported, "zdm.lock_preview cannot tell which table locks this statement needs",
@@ -343,7 +352,9 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
       read_prepared(r);
       prepared_read = true;
     }
-    Preview p = preview(t.mode, holders, waiting, server_conflicts());
+    // A relation created in this transaction is invisible to every other session: nobody can hold it.
+    Preview p = t.created_here ? preview(t.mode, {}, {}, server_conflicts())
+                               : preview(t.mode, holders, waiting, server_conflicts());
 
     std::string detail;
     for (Key k : p.blockers) {
@@ -381,6 +392,7 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
     set(1, text_datum(mode_name(t.mode)));
     set(2, text_datum(verdict_name(p.verdict)));
     set(3, int_array(p.blockers));
+    if (t.created_here) detail = "created in this transaction: no other session can see it";
     if (!detail.empty()) set(4, text_datum(detail));
     std::vector<std::string> modes;
     for (int m = 1; m <= MaxLockMode; ++m)
