@@ -303,7 +303,7 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
   LockData* data = pg::call([] { return GetLockStatusData(); });
   Reading r;
   read_activity(r);
-  bool any_prepared = false, prepared_read = false;
+  bool any_prepared = false;
   int32_t me = MyProc->lockGroupLeader ? MyProc->lockGroupLeader->pid : MyProcPid;
   struct Entry {
     bool waiting;
@@ -312,11 +312,17 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
   };
   // A prepared transaction's entries have pid 0 and no xid; the transaction id lock it holds on its own
   // xid, under the same virtual transaction, names it (pg_locks shows the same pairing).
+  // It also holds its subtransactions' xids: the one pg_prepared_xacts lists is the top-level one.
   std::map<std::pair<int, uint32_t>, uint32_t> prepared_xid;
+  for (int i = 0; i < data->nelements; i++) any_prepared |= data->locks[i].pid == 0;
+  if (any_prepared) read_prepared(r);
   for (int i = 0; i < data->nelements; i++) {
     const LockInstanceData& in = data->locks[i];
-    if (in.pid == 0 && in.locktag.locktag_type == LOCKTAG_TRANSACTION && in.holdMask != 0)
-      prepared_xid[{in.backend, in.lxid}] = in.locktag.locktag_field1;
+    if (in.pid == 0 && in.locktag.locktag_type == LOCKTAG_TRANSACTION && in.holdMask != 0) {
+      uint32_t xid = in.locktag.locktag_field1;
+      auto key = std::make_pair(static_cast<int>(in.backend), static_cast<uint32_t>(in.lxid));
+      if (r.sessions.count(prepared_key(xid)) || !prepared_xid.count(key)) prepared_xid[key] = xid;
+    }
   }
   for (const Target& t : targets) {
     std::vector<Holder> holders;
@@ -334,7 +340,6 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
         auto it = prepared_xid.find({in.backend, in.lxid});
         h.xid = it != prepared_xid.end() ? it->second : static_cast<uint32_t>(in.lxid);
       }
-      any_prepared |= in.pid == 0;
       h.hold_mask = static_cast<uint32_t>(in.holdMask);
       if (h.hold_mask != 0) {
         holders.push_back(h);
@@ -347,10 +352,6 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
         waiting.push_back({in.pid, in.leaderPid, in.waitLockMode});
         entries[Key{in.leaderPid}].push_back({true, in.waitLockMode, 0});
       }
-    }
-    if (any_prepared && !prepared_read) {
-      read_prepared(r);
-      prepared_read = true;
     }
     // A relation created in this transaction is invisible to every other session: nobody can hold it.
     Preview p = t.created_here ? preview(t.mode, {}, {}, server_conflicts())
