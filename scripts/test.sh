@@ -47,11 +47,15 @@ stop_server test
 tap() {
   local tests=(test/tap/t/*.pl)
   [ -e "${tests[0]}" ] || return 0
+  # PGXS_DIR is .../lib/pgxs/src: the Perl test modules are in its test/perl.
+  local perl_lib
+  perl_lib=$(cd "$PGXS_DIR/test/perl" && pwd) || { echo "PostgreSQL::Test modules not found under $PGXS_DIR"; return 1; }
+  # The server refuses to run as root, so prove runs as the server's user, in a directory it owns.
   local tapdir=$RUN_DIR/tap
   rm -rf "$tapdir"; as_server mkdir -p "$tapdir"
-  as_server env PATH="$PG_BINDIR:$PATH" TESTDIR="$tapdir" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-    ZDM_ROOT="$ROOT" \
-    prove -I "$PGXS_DIR/src/test/perl" -I "$ROOT/test/tap" "${tests[@]/#/$ROOT/}"
+  (cd "$tapdir" && as_server env PATH="$PG_BINDIR:$PATH" TESTDIR="$tapdir" \
+    PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" ZDM_ROOT="$ROOT" \
+    prove ${TAP_VERBOSE:+-v} -I "$perl_lib" -I "$ROOT/test/tap" "${tests[@]/#/$ROOT/}")
   local rc=$?
   [ $rc -eq 0 ] || { for f in "$tapdir"/tmp_check/log/*; do echo "--- $f"; tail -50 "$f"; done 2>/dev/null; }
   return $rc
