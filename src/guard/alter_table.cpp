@@ -1,6 +1,7 @@
 // ALTER TABLE: one Action per subcommand, with the lock PostgreSQL will take for it
 // (AlterTableGetLockLevel) and the rewrite / scan decisions PostgreSQL will make
 // (mirroring tablecmds.c: ATPrepAlterColumnType, ATColumnChangeRequiresRewrite, ...).
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -9,9 +10,15 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/sysattr.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "catalog/heap.h"
 #include "catalog/index.h"
+#include "catalog/partition.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_tablespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
@@ -19,6 +26,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
+#include "commands/tablespace.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -28,10 +37,15 @@ extern "C" {
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "parser/parse_type.h"
+#include "parser/parse_utilcmd.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -209,6 +223,88 @@ Op op_for(AlterTableType subtype, const AlterTableCmd* cmd) {
   }
 }
 
+// Opens a relation to read its definition: takes ACCESS SHARE only if it is free now (never queues
+// behind a waiting DDL). nullptr when it is not. Call inside pg::call; undo with close_read.
+Relation open_if_free(Oid relid) {
+  if (!ConditionalLockRelationOid(relid, AccessShareLock)) return nullptr;
+  return relation_open(relid, NoLock);
+}
+
+void close_read(Relation rel) {
+  Oid relid = RelationGetRelid(rel);
+  relation_close(rel, NoLock);
+  UnlockRelationOid(relid, AccessShareLock);
+}
+
+// tablecmds.c: NotNullImpliedByRelConstraints (static), which asks ConstraintImpliedByRelConstraint
+// (static) whether the relation's valid CHECK constraints prove "col IS NOT NULL".
+// PartConstraintImpliedByRelConstraint is the exported door to the same proof (it adds the NOT NULL
+// columns as known facts, which cannot prove another column non-null).
+bool not_null_implied(Relation rel, AttrNumber attnum) {
+  Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+  NullTest* test = makeNode(NullTest);
+  test->arg = reinterpret_cast<Expr*>(makeVar(1, attnum, attr->atttypid, attr->atttypmod, attr->attcollation, 0));
+  test->nulltesttype = IS_NOT_NULL;
+  test->argisrow = false;
+  test->location = -1;
+  return PartConstraintImpliedByRelConstraint(rel, list_make1(test));
+}
+
+struct NotNullState {
+  bool known;       // false: the column is missing (PostgreSQL will reject the statement)
+  bool attnotnull;  // already NOT NULL: SET NOT NULL is a no-op
+  bool implied;     // a valid CHECK proves it: no scan
+};
+
+NotNullState not_null_state(Oid relid, const char* column) {
+  return pg::call([&]() -> NotNullState {
+    NotNullState s{};
+    HeapTuple tuple = SearchSysCacheAttName(relid, column);
+    if (!HeapTupleIsValid(tuple)) return s;
+    auto* att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+    s.known = true;
+    s.attnotnull = att->attnotnull;
+    AttrNumber attnum = att->attnum;
+    ReleaseSysCache(tuple);
+    if (s.attnotnull || attnum <= 0) return s;
+    Relation rel = open_if_free(relid);
+    if (rel == nullptr) return s;  // cannot look without waiting: assume the scan
+    s.implied = not_null_implied(rel, attnum);
+    close_read(rel);
+    return s;
+  });
+}
+
+// Valid CHECK constraints that mention the column. ALTER COLUMN TYPE drops and re-adds every
+// constraint that depends on the column (tablecmds.c: RememberConstraintForRebuilding,
+// ATPostAlterTypeParse -> AT_ReAddConstraint -> ATAddCheckConstraint), and a re-added valid CHECK is
+// queued for validation in phase 3: a full scan even when the table is not rewritten.
+void checks_on_column(Oid relid, AttrNumber attnum, Action& a) {
+  List* names = pg::call([&]() -> List* {
+    List* result = NIL;
+    Relation rel = RelationIdGetRelation(relid);  // no lock: cached definition only
+    if (rel == nullptr) return NIL;
+    TupleConstr* constr = RelationGetDescr(rel)->constr;
+    for (int i = 0; constr != nullptr && i < constr->num_check; i++) {
+      ConstrCheck* check = &constr->check[i];
+      if (!check->ccvalid) continue;
+      Bitmapset* attrs = nullptr;
+      pull_varattnos(static_cast<Node*>(stringToNode(check->ccbin)), 1, &attrs);
+      if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, attrs)) {
+        result = lappend(result, pstrdup(check->ccname));
+        List* ctx = deparse_context_for(RelationGetRelationName(rel), relid);
+        result = lappend(result, deparse_expression(static_cast<Node*>(stringToNode(check->ccbin)), ctx, false, false));
+      }
+    }
+    RelationClose(rel);
+    return result;
+  });
+  for (int i = 0; i + 1 < list_length(names); i += 2) {
+    a.revalidated_checks.push_back(quote_ident(static_cast<char*>(list_nth(names, i))));
+    a.revalidated_check_defs.push_back(std::string("CHECK (") + static_cast<char*>(list_nth(names, i + 1)) + ")");
+  }
+}
+
 void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
   TypeChange tc = prepare_type_change(target.oid, cmd);
   if (!tc.ok) {
@@ -218,10 +314,558 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
   a.old_type = type_name(tc.old_type, tc.old_typmod);
   a.new_type = type_name(tc.new_type, tc.new_typmod);
   a.rewrite = tc.rewrite;
-  a.scan = tc.rewrite;
-  if (!tc.rewrite) a.rebuilt_indexes = rebuilt_indexes(target.oid, tc);
+  if (!tc.rewrite) {
+    a.rebuilt_indexes = rebuilt_indexes(target.oid, tc);
+    checks_on_column(target.oid, tc.attnum, a);
+  }
+  // A rewrite reads every row; so does each index build and each re-validated CHECK.
+  a.scan = tc.rewrite || !a.rebuilt_indexes.empty() || !a.revalidated_checks.empty();
   auto* def = castNode(ColumnDef, cmd->def);
   if (def->raw_default != nullptr) a.using_expr = "USING expression";
+}
+
+char* deparse_over(Oid relid, Node* raw, ParseExprKind kind, const char** single_column);
+
+bool is_serial(const TypeName* tn) {
+  if (tn == nullptr || tn->arrayBounds != NIL || list_length(tn->names) > 2) return false;
+  if (list_length(tn->names) == 2 && strcmp(strVal(linitial(tn->names)), "pg_catalog") != 0) return false;
+  const char* n = strVal(llast(tn->names));
+  for (const char* s : {"smallserial", "serial2", "serial", "serial4", "bigserial", "serial8"})
+    if (strcmp(n, s) == 0) return true;
+  return false;
+}
+
+const char* serial_base_type(const TypeName* tn) {
+  const char* n = strVal(llast(tn->names));
+  if (strcmp(n, "smallserial") == 0 || strcmp(n, "serial2") == 0) return "smallint";
+  if (strcmp(n, "bigserial") == 0 || strcmp(n, "serial8") == 0) return "bigint";
+  return "integer";
+}
+
+struct CookedDefault {
+  bool is_null;      // DEFAULT NULL: no default at all for PostgreSQL (AddRelationNewConstraints)
+  bool is_volatile;  // contain_volatile_functions: no missing value, a rewrite (ATExecAddColumn)
+  Node* expr;
+};
+
+// heap.c: cookDefault, the transformation ATExecAddColumn applies (through AddRelationNewConstraints).
+CookedDefault cook_default(Node* raw, Oid type, int32 typmod, const char* colname) {
+  return pg::call([&]() -> CookedDefault {
+    CookedDefault c{};
+    ParseState* pstate = make_parsestate(nullptr);
+    Node* expr = cookDefault(pstate, static_cast<Node*>(copyObjectImpl(raw)), type, typmod, colname, '\0');
+    c.expr = expr;
+    c.is_null = expr == nullptr || (IsA(expr, Const) && reinterpret_cast<Const*>(expr)->constisnull);
+    c.is_volatile = expr != nullptr && contain_volatile_functions(expr);
+    return c;
+  });
+}
+
+std::string join_names(List* names, const char* sep) {
+  std::string s;
+  ListCell* lc;
+  foreach (lc, names) {
+    if (!s.empty()) s += sep;
+    s += strVal(lfirst(lc));
+  }
+  return s;
+}
+
+std::vector<std::string> quoted_names(List* names) {
+  std::vector<std::string> v;
+  ListCell* lc;
+  foreach (lc, names) v.push_back(quote_ident(strVal(lfirst(lc))));
+  return v;
+}
+
+std::string join_quoted(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+const char* fk_action_sql(char action) {
+  switch (action) {
+    case FKCONSTR_ACTION_RESTRICT: return "RESTRICT";
+    case FKCONSTR_ACTION_CASCADE: return "CASCADE";
+    case FKCONSTR_ACTION_SETNULL: return "SET NULL";
+    case FKCONSTR_ACTION_SETDEFAULT: return "SET DEFAULT";
+    default: return nullptr;  // NO ACTION, the default
+  }
+}
+
+// The FOREIGN KEY clause as SQL, rebuilt from the raw constraint (parse trees have no deparser).
+std::string foreign_key_sql(Constraint* c, const std::vector<std::string>& columns) {
+  std::string s = "FOREIGN KEY (" + join_quoted(columns) + ") REFERENCES ";
+  if (c->pktable->schemaname) s += quote_ident(c->pktable->schemaname) + ".";
+  s += quote_ident(c->pktable->relname);
+  if (c->pk_attrs != NIL) s += " (" + join_quoted(quoted_names(c->pk_attrs)) + ")";
+  if (c->fk_matchtype == FKCONSTR_MATCH_FULL) s += " MATCH FULL";
+  if (const char* u = fk_action_sql(c->fk_upd_action)) s += std::string(" ON UPDATE ") + u;
+  if (const char* d = fk_action_sql(c->fk_del_action)) s += std::string(" ON DELETE ") + d;
+  if (c->deferrable) s += " DEFERRABLE";
+  if (c->initdeferred) s += " INITIALLY DEFERRED";
+  return s;
+}
+
+// The referenced side of a FOREIGN KEY: tablecmds.c ATAddForeignKeyConstraint opens it with
+// SHARE ROW EXCLUSIVE (ATExecValidateConstraint with ROW SHARE) and RI_Initial_Check joins it.
+void add_referenced_side(const RangeVar* pktable, const Resolved& target, LockMode lock, bool validated,
+                         const Action& fk, const AnalysisContext& context, Statement& out) {
+  Resolved ref = resolve(pktable, context);
+  if (ref.oid != InvalidOid && ref.oid == target.oid) return;  // self-reference: one relation, one action
+  Action r;
+  r.op = fk.op;
+  r.command = "ALTER TABLE";
+  r.rel = ref.facts;
+  r.lock = lock;
+  r.scan = validated;
+  r.constraint = fk.constraint;
+  r.constraint_type = 'f';
+  r.referenced = target.facts.name;
+  r.referenced_side = true;
+  out.actions.push_back(std::move(r));
+}
+
+void fill_add_column(const Resolved& target, AlterTableCmd* cmd, Action& a, const AnalysisContext& context,
+                     Statement& out) {
+  auto* def = castNode(ColumnDef, cmd->def);
+  a.column = quote_ident(def->colname);
+  Node* raw_default = def->raw_default;
+  Constraint* fk = nullptr;
+  bool check = false, index = false;
+  ListCell* lc;
+  foreach (lc, def->constraints) {
+    auto* c = lfirst_node(Constraint, lc);
+    switch (c->contype) {
+      case CONSTR_DEFAULT: raw_default = c->raw_expr; break;
+      case CONSTR_NOTNULL: a.not_null = true; break;
+      case CONSTR_IDENTITY: a.identity = true; break;
+      case CONSTR_GENERATED: a.generated_stored = true; break;  // PostgreSQL 15: STORED only
+      case CONSTR_CHECK: check = !c->skip_validation; break;
+      case CONSTR_PRIMARY: a.not_null = true; index = true; break;
+      case CONSTR_UNIQUE: index = true; break;
+      case CONSTR_FOREIGN: fk = c; break;
+      default: break;
+    }
+  }
+  Oid type = InvalidOid;
+  int32 typmod = -1;
+  if (is_serial(def->typeName)) {
+    // parse_utilcmd.c: transformColumnDefinition turns serial into integer + DEFAULT nextval(...),
+    // and nextval is volatile.
+    a.serial = true;
+    a.has_default = true;
+    a.volatile_default = true;
+    a.not_null = true;
+    a.new_type = serial_base_type(def->typeName);
+  } else {
+    pg::call([&] { typenameTypeIdAndMod(nullptr, def->typeName, &type, &typmod); });
+    a.new_type = type_name(type, typmod);
+    a.domain_with_constraints = pg::call([&] { return DomainHasConstraints(type); });
+    if (a.domain_with_constraints) {
+      Oid base = pg::call([&] { return getBaseType(type); });
+      a.base_type = type_name(base, -1);
+    }
+    if (a.generated_stored && raw_default == nullptr) {
+      ListCell* gc;
+      foreach (gc, def->constraints) {
+        auto* c = lfirst_node(Constraint, gc);
+        if (c->contype == CONSTR_GENERATED && c->raw_expr != nullptr && target.oid != InvalidOid) {
+          char* g = pg::call([&] { return deparse_over(target.oid, c->raw_expr, EXPR_KIND_GENERATED_COLUMN, nullptr); });
+          if (g) a.generation_expr = g;
+        }
+      }
+    }
+    if (raw_default != nullptr && !a.generated_stored) {
+      CookedDefault cooked = cook_default(raw_default, type, typmod, def->colname);
+      if (!cooked.is_null) {
+        a.has_default = true;
+        a.volatile_default = cooked.is_volatile;
+        if (target.oid != InvalidOid) a.default_expr = deparse(cooked.expr, target.oid);
+      }
+    }
+  }
+  if (!RELKIND_HAS_STORAGE(target.facts.kind)) return;
+  // tablecmds.c ATExecAddColumn: identity columns, domains with constraints, and defaults that
+  // could not become a "missing value" (volatile, or a generation expression) force a rewrite.
+  a.rewrite = a.identity || a.generated_stored || a.domain_with_constraints || a.volatile_default;
+  // Without a rewrite, phase 3 still reads every row to check NOT NULL when there is no missing
+  // value (verify_new_notnull), to validate a CHECK, or to build an index.
+  bool missing_value = a.has_default && !a.volatile_default;
+  bool fk_validated = fk != nullptr && a.has_default;  // parse_utilcmd.c: skipValidation only without default
+  a.scan = a.rewrite || (a.not_null && !missing_value) || check || index || fk_validated;
+  if (fk != nullptr) {
+    a.referenced = fk->pktable->relname;
+    add_referenced_side(fk->pktable, target, LockMode::ShareRowExclusive, fk_validated, a, context, out);
+  }
+}
+
+void fill_set_not_null(const Resolved& target, AlterTableCmd* cmd, Action& a) {
+  NotNullState s = not_null_state(target.oid, cmd->name);
+  if (!s.known) {
+    a.op = Op::AlterTableOther;
+    return;
+  }
+  a.valid_not_null_check = s.implied;
+  a.not_null = s.attnotnull;
+  // tablecmds.c ATExecSetNotNull: nothing to do when already NOT NULL; otherwise phase 3 scans unless
+  // NotNullImpliedByRelConstraints.
+  a.scan = !s.attnotnull && !s.implied && RELKIND_HAS_STORAGE(target.facts.kind);
+}
+
+// An expression over the relation's columns, transformed as PostgreSQL will (transformExpr) and
+// deparsed; nullptr when the relation could not be opened without waiting. Call inside pg::call.
+char* deparse_over(Oid relid, Node* raw, ParseExprKind kind, const char** single_column) {
+  Relation rel = open_if_free(relid);
+  if (rel == nullptr) return nullptr;
+  ParseState* pstate = make_parsestate(nullptr);
+  ParseNamespaceItem* nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, nullptr, false, true);
+  addNSItemToQuery(pstate, nsitem, true, true, true);
+  Node* expr = transformExpr(pstate, static_cast<Node*>(copyObjectImpl(raw)), kind);
+  if (kind == EXPR_KIND_CHECK_CONSTRAINT) expr = coerce_to_boolean(pstate, expr, "CHECK");
+  assign_expr_collations(pstate, expr);
+  List* ctx = deparse_context_for(RelationGetRelationName(rel), relid);
+  char* text = deparse_expression(expr, ctx, false, false);
+  if (single_column != nullptr) {
+    List* vars = list_union(NIL, pull_var_clause(expr, 0));
+    if (list_length(vars) == 1)
+      *single_column = get_attname(relid, reinterpret_cast<Var*>(linitial(vars))->varattno, true);
+  }
+  close_read(rel);
+  return text;
+}
+
+struct CheckInfo {
+  char* name;  // the name PostgreSQL will choose (heap.c: AddRelationNewConstraints)
+  char* expr;  // deparsed, nullptr when the relation could not be opened without waiting
+};
+
+// heap.c AddRelationNewConstraints: a CHECK's name is ChooseConstraintName(relname, the one column
+// it mentions or none, "check"); the expression is transformed against the relation (cookConstraint).
+CheckInfo check_info(Oid relid, Constraint* c) {
+  return pg::call([&]() -> CheckInfo {
+    CheckInfo info{};
+    const char* colname = nullptr;
+    info.expr = deparse_over(relid, c->raw_expr, EXPR_KIND_CHECK_CONSTRAINT, &colname);
+    if (c->conname != nullptr)
+      info.name = pstrdup(c->conname);
+    else
+      info.name = ChooseConstraintName(get_rel_name(relid), colname, "check", get_rel_namespace(relid), NIL);
+    return info;
+  });
+}
+
+// Columns of `names` that are nullable and not proven NOT NULL by a valid CHECK: PRIMARY KEY sets
+// them NOT NULL, which scans (parse_utilcmd.c transformIndexConstraint, tablecmds.c ATExecSetNotNull).
+std::vector<std::string> nullable_columns(Oid relid, const std::vector<std::string>& raw_names) {
+  std::vector<std::string> out;
+  for (const std::string& n : raw_names) {
+    NotNullState s = not_null_state(relid, n.c_str());
+    if (s.known && !s.attnotnull && !s.implied) out.push_back(quote_ident(n.c_str()));
+  }
+  return out;
+}
+
+std::vector<std::string> index_key_columns(Oid indexoid) {
+  List* names = pg::call([&]() -> List* {
+    List* result = NIL;
+    HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+    if (!HeapTupleIsValid(tup)) return NIL;
+    auto* index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+    for (int i = 0; i < index->indnkeyatts; i++) {
+      AttrNumber attnum = index->indkey.values[i];
+      if (attnum > 0) result = lappend(result, get_attname(index->indrelid, attnum, false));
+    }
+    ReleaseSysCache(tup);
+    return result;
+  });
+  std::vector<std::string> v;
+  ListCell* lc;
+  foreach (lc, names) v.emplace_back(static_cast<char*>(lfirst(lc)));
+  return v;
+}
+
+void fill_add_constraint(const Resolved& target, AlterTableCmd* cmd, Action& a, const AnalysisContext& context,
+                         Statement& out) {
+  if (!IsA(cmd->def, Constraint)) return;
+  auto* c = castNode(Constraint, cmd->def);
+  bool storage = RELKIND_HAS_STORAGE(target.facts.kind);
+  a.not_valid = c->skip_validation;
+  a.using_index = c->indexname != nullptr;
+  if (c->conname) a.constraint = quote_ident(c->conname);
+  switch (c->contype) {
+    case CONSTR_CHECK: {
+      a.constraint_type = 'c';
+      CheckInfo info = check_info(target.oid, c);
+      a.constraint = quote_ident(info.name);
+      if (info.expr) {
+        a.constraint_expr = info.expr;
+        a.constraint_def = "CHECK (" + a.constraint_expr + ")";
+      }
+      // tablecmds.c ATAddCheckConstraint: queued for phase 3 validation unless NOT VALID.
+      a.scan = storage && !a.not_valid;
+      break;
+    }
+    case CONSTR_FOREIGN: {
+      a.constraint_type = 'f';
+      a.columns = quoted_names(c->fk_attrs);
+      if (a.constraint.empty()) {
+        std::string addition = join_names(c->fk_attrs, "_");
+        char* name = pg::call([&] {
+          return ChooseConstraintName(get_rel_name(target.oid), addition.c_str(), "fkey",
+                                      get_rel_namespace(target.oid), NIL);
+        });
+        a.constraint = quote_ident(name);
+      }
+      a.referenced = c->pktable->schemaname ? quote_ident(c->pktable->schemaname) + "." : std::string();
+      a.referenced += quote_ident(c->pktable->relname);
+      a.constraint_def = foreign_key_sql(c, a.columns);
+      // tablecmds.c: validateForeignKeyConstraint (RI_Initial_Check) in phase 3 unless NOT VALID.
+      a.scan = storage && !a.not_valid;
+      add_referenced_side(c->pktable, target, LockMode::ShareRowExclusive, a.scan, a, context, out);
+      break;
+    }
+    case CONSTR_PRIMARY:
+    case CONSTR_UNIQUE:
+    case CONSTR_EXCLUSION: {
+      a.constraint_type = c->contype == CONSTR_PRIMARY ? 'p' : c->contype == CONSTR_UNIQUE ? 'u' : 'x';
+      std::vector<std::string> raw;
+      if (a.using_index) {
+        Oid indexoid = pg::call([&] {
+          return get_relname_relid(c->indexname, get_rel_namespace(target.oid));
+        });
+        if (OidIsValid(indexoid)) raw = index_key_columns(indexoid);
+        a.index = quote_ident(c->indexname);
+      } else if (c->contype != CONSTR_EXCLUSION) {
+        ListCell* lc;
+        foreach (lc, c->keys) raw.emplace_back(strVal(lfirst(lc)));
+      }
+      for (const std::string& n : raw) a.columns.push_back(quote_ident(n.c_str()));
+      if (a.constraint.empty()) {
+        // indexcmds.c ChooseIndexName: relname_pkey, relname_col1_col2_key, relname_..._excl.
+        std::string addition;
+        for (const std::string& n : raw) addition += (addition.empty() ? "" : "_") + n;
+        const char* label = c->contype == CONSTR_PRIMARY ? "pkey" : c->contype == CONSTR_UNIQUE ? "key" : "excl";
+        char* name = a.using_index ? c->indexname : pg::call([&] {
+          return ChooseRelationName(get_rel_name(target.oid),
+                                    c->contype == CONSTR_PRIMARY ? nullptr : addition.c_str(), label,
+                                    get_rel_namespace(target.oid), true);
+        });
+        a.constraint = quote_ident(name);
+      }
+      if (a.index.empty()) a.index = a.constraint;
+      if (c->contype == CONSTR_PRIMARY) a.nullable_columns = nullable_columns(target.oid, raw);
+      // Without USING INDEX the index is built under the lock; a PRIMARY KEY also sets its columns
+      // NOT NULL (a scan unless a valid CHECK proves them).
+      a.scan = storage && (!a.using_index || !a.nullable_columns.empty());
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void fill_validate_constraint(const Resolved& target, AlterTableCmd* cmd, Action& a, const AnalysisContext& context,
+                              Statement& out) {
+  a.constraint = quote_ident(cmd->name);
+  struct Found {
+    bool ok, validated;
+    char type;
+    Oid confrelid;
+  };
+  Found f = pg::call([&]() -> Found {
+    Found r{};
+    Oid conoid = get_relation_constraint_oid(target.oid, cmd->name, true);
+    if (!OidIsValid(conoid)) return r;
+    HeapTuple tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+    if (!HeapTupleIsValid(tup)) return r;
+    auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
+    r.ok = true;
+    r.validated = con->convalidated;
+    r.type = con->contype;
+    r.confrelid = con->confrelid;
+    ReleaseSysCache(tup);
+    return r;
+  });
+  if (!f.ok) return;
+  a.constraint_type = f.type;
+  // tablecmds.c ATExecValidateConstraint: nothing to do for a valid constraint; otherwise it scans
+  // (a FOREIGN KEY through RI_Initial_Check, opening the referenced table with ROW SHARE).
+  a.scan = !f.validated && RELKIND_HAS_STORAGE(target.facts.kind);
+  if (f.type == CONSTRAINT_FOREIGN && !f.validated && OidIsValid(f.confrelid) && f.confrelid != target.oid) {
+    Action r;
+    r.op = Op::ValidateConstraint;
+    r.command = "ALTER TABLE";
+    r.rel = resolve_oid(f.confrelid).facts;
+    r.lock = LockMode::RowShare;
+    r.scan = true;
+    r.constraint = a.constraint;
+    r.constraint_type = 'f';
+    r.referenced = target.facts.name;
+    r.referenced_side = true;
+    out.actions.push_back(std::move(r));
+  }
+}
+
+struct PartitionProof {
+  bool ok;              // the bound could be computed
+  bool implied;         // the partition's constraints imply its new partition constraint
+  char* constraint;     // the partition constraint, deparsed over the partition's columns
+  char* bound;          // FOR VALUES ... / DEFAULT
+  Oid default_part;     // the parent's default partition, if any (it gets re-checked)
+  bool default_implied;
+  char* default_constraint;  // the default partition's new constraint, deparsed over its columns
+};
+
+// tablecmds.c ATExecAttachPartition / QueuePartitionConstraintValidation: the partition is scanned
+// unless PartConstraintImpliedByRelConstraint proves the bound (and the parent's own partition
+// constraint) from its valid CHECK and NOT NULL constraints; a default partition is re-checked
+// against the negation of the new bound (get_proposed_default_constraint).
+PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw_bound) {
+  return pg::call([&]() -> PartitionProof {
+    PartitionProof p{};
+    Relation parent = open_if_free(parentid);
+    if (parent == nullptr) return p;
+    Relation part = open_if_free(partid);
+    if (part == nullptr) {
+      close_read(parent);
+      return p;
+    }
+    ParseState* pstate = make_parsestate(nullptr);
+    PartitionBoundSpec* bound =
+        transformPartitionBound(pstate, parent, static_cast<PartitionBoundSpec*>(copyObjectImpl(raw_bound)));
+    p.bound = deparse_expression(reinterpret_cast<Node*>(bound),
+                                 deparse_context_for(RelationGetRelationName(parent), parentid), false, false);
+    List* bound_constraint = get_qual_from_partbound(parent, bound);
+    List* constraint = list_concat(list_copy(bound_constraint), RelationGetPartitionQual(parent));
+    p.implied = true;
+    if (constraint != NIL) {
+      constraint = make_ands_implicit(reinterpret_cast<Expr*>(
+          eval_const_expressions(nullptr, reinterpret_cast<Node*>(make_ands_explicit(constraint)))));
+      constraint = reinterpret_cast<List*>(canonicalize_qual(reinterpret_cast<Expr*>(constraint), true));
+      constraint = map_partition_varattnos(constraint, 1, part, parent);
+      p.implied = PartConstraintImpliedByRelConstraint(part, constraint);
+      p.constraint = deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(constraint)),
+                                        deparse_context_for(RelationGetRelationName(part), partid), false, false);
+    }
+    p.default_part = get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true));
+    p.default_implied = true;
+    if (OidIsValid(p.default_part) && p.default_part != partid && !bound->is_default) {
+      Relation def = open_if_free(p.default_part);
+      p.default_implied = false;
+      if (def != nullptr) {
+        List* def_constraint = get_proposed_default_constraint(bound_constraint);
+        def_constraint = map_partition_varattnos(def_constraint, 1, def, parent);
+        p.default_implied = PartConstraintImpliedByRelConstraint(def, def_constraint);
+        p.default_constraint = deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(def_constraint)),
+                                                  deparse_context_for(RelationGetRelationName(def), p.default_part),
+                                                  false, false);
+        close_read(def);
+      }
+    } else {
+      p.default_part = InvalidOid;
+    }
+    close_read(part);
+    close_read(parent);
+    p.ok = true;
+    return p;
+  });
+}
+
+void fill_attach_partition(const Resolved& target, AlterTableCmd* cmd, Action& parent_action,
+                           const AnalysisContext& context, Statement& out) {
+  auto* pc = castNode(PartitionCmd, cmd->def);
+  Resolved part = resolve(pc->name, context);
+  Action a;
+  a.op = Op::AttachPartition;
+  a.command = "ALTER TABLE";
+  a.rel = part.facts;
+  // tablecmds.c ATExecAttachPartition: table_openrv(cmd->name, AccessExclusiveLock).
+  a.lock = LockMode::AccessExclusive;
+  a.parent = target.facts.name;
+  parent_action.new_name = part.facts.name;
+  PartitionProof p{};
+  if (part.oid != InvalidOid && target.oid != InvalidOid) p = prove_partition(target.oid, part.oid, pc->bound);
+  a.partition_constraint_implied = p.ok && p.implied;
+  if (p.constraint) a.constraint_expr = p.constraint;
+  if (p.bound) a.partition_bound = p.bound;
+  a.scan = !a.partition_constraint_implied && RELKIND_HAS_STORAGE(part.facts.kind);
+  out.actions.push_back(a);
+  if (p.ok && OidIsValid(p.default_part)) {
+    Action d;
+    d.op = Op::AttachPartition;
+    d.command = "ALTER TABLE";
+    d.rel = resolve_oid(p.default_part).facts;
+    d.lock = LockMode::AccessExclusive;
+    d.parent = target.facts.name;
+    d.default_partition = true;
+    d.partition_constraint_implied = p.default_implied;
+    d.partition_bound = a.partition_bound;
+    d.new_name = part.facts.name;
+    if (p.default_constraint) d.constraint_expr = p.default_constraint;
+    d.scan = !p.default_implied && RELKIND_HAS_STORAGE(d.rel.kind);
+    out.actions.push_back(std::move(d));
+  }
+}
+
+struct StorageFacts {
+  char persistence;
+  Oid tablespace;
+  Oid am;
+};
+
+StorageFacts storage_facts(Oid relid) {
+  return pg::call([&]() -> StorageFacts {
+    StorageFacts s{};
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup)) return s;
+    auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    s.persistence = form->relpersistence;
+    s.tablespace = form->reltablespace;
+    s.am = form->relam;
+    ReleaseSysCache(tup);
+    return s;
+  });
+}
+
+void fill_storage(const Resolved& target, AlterTableCmd* cmd, Action& a) {
+  if (target.oid == InvalidOid) return;
+  StorageFacts s = storage_facts(target.oid);
+  bool storage = RELKIND_HAS_STORAGE(target.facts.kind);
+  switch (a.op) {
+    case Op::SetLogged:
+    case Op::SetUnlogged: {
+      // tablecmds.c ATPrepChangePersistence: a no-op when the persistence is already the asked one;
+      // otherwise the table and its indexes are rewritten (AT_REWRITE_ALTER_PERSISTENCE).
+      char wanted = a.op == Op::SetLogged ? RELPERSISTENCE_PERMANENT : RELPERSISTENCE_UNLOGGED;
+      a.rewrite = storage && s.persistence != wanted;
+      a.scan = a.rewrite;
+      break;
+    }
+    case Op::SetTablespace: {
+      // tablecmds.c ATExecSetTableSpace: a no-op for the current tablespace; otherwise every block
+      // is copied to a new relfilenode (no tuple-level scan).
+      a.new_name = quote_ident(cmd->name);
+      Oid ts = pg::call([&] { return get_tablespace_oid(cmd->name, false); });
+      if (ts == MyDatabaseTableSpace) ts = InvalidOid;
+      a.rewrite = storage && ts != s.tablespace;
+      a.scan = false;
+      break;
+    }
+    case Op::SetAccessMethod: {
+      // tablecmds.c ATPrepSetAccessMethod: nothing to do for the current method; otherwise a rewrite
+      // (AT_REWRITE_ACCESS_METHOD).
+      a.new_name = quote_ident(cmd->name);
+      Oid am = pg::call([&] { return get_table_am_oid(cmd->name, false); });
+      a.same_access_method = am == s.am;
+      a.rewrite = storage && !a.same_access_method;
+      a.scan = a.rewrite;
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 }  // namespace
@@ -237,8 +881,25 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
     a.op = op_for(cmd->subtype, cmd);
     a.lock = to_lock_mode(pg::call([&] { return AlterTableGetLockLevel(list_make1(cmd)); }));
     if (cmd->name != nullptr) a.column = quote_ident(cmd->name);
-    if (target.oid != InvalidOid && a.op == Op::AlterColumnType) fill_type_change(target, cmd, a);
+    // Actions on other relations (the referenced table, the partition) follow this one.
+    Statement extra;
+    if (target.oid != InvalidOid) {
+      switch (a.op) {
+        case Op::AlterColumnType: fill_type_change(target, cmd, a); break;
+        case Op::AddColumn: fill_add_column(target, cmd, a, context, extra); break;
+        case Op::SetNotNull: fill_set_not_null(target, cmd, a); break;
+        case Op::AddConstraint: fill_add_constraint(target, cmd, a, context, extra); break;
+        case Op::ValidateConstraint: fill_validate_constraint(target, cmd, a, context, extra); break;
+        case Op::AttachPartition: fill_attach_partition(target, cmd, a, context, extra); break;
+        case Op::SetLogged:
+        case Op::SetUnlogged:
+        case Op::SetTablespace:
+        case Op::SetAccessMethod: fill_storage(target, cmd, a); break;
+        default: break;
+      }
+    }
     out.actions.push_back(std::move(a));
+    for (Action& e : extra.actions) out.actions.push_back(std::move(e));
   }
 }
 

@@ -109,6 +109,15 @@ struct Action {
   std::string referenced;      // FOREIGN KEY target table
   std::vector<std::string> rebuilt_indexes;  // indexes rebuilt by a type change without rewrite
   std::vector<std::string> nullable_columns; // USING INDEX / PRIMARY KEY over columns not yet NOT NULL
+  std::vector<std::string> revalidated_checks; // ALTER COLUMN TYPE: valid CHECK constraints re-checked (scan)
+  std::string parent;          // ATTACH PARTITION: the partitioned table
+  std::string partition_bound; // ATTACH PARTITION: FOR VALUES ... / DEFAULT, as PostgreSQL deparses it
+  std::string constraint_expr; // CHECK expression or partition constraint, deparsed over rel's columns
+  bool default_partition = false;  // ATTACH PARTITION: this action is the parent's default partition
+  bool referenced_side = false;    // FOREIGN KEY: this action is the referenced table's side
+  std::vector<std::string> revalidated_check_defs;  // CHECK (...) of each revalidated_checks entry
+  std::string base_type;       // ADD COLUMN of a domain type: the domain's base type
+  std::string generation_expr; // ADD COLUMN ... GENERATED ALWAYS AS (expr) STORED: expr, deparsed
 
   bool concurrently = false;
   bool not_valid = false;      // ADD CONSTRAINT ... NOT VALID
