@@ -1,4 +1,4 @@
-// rewrite-column-type, rebuild-index-column-type.
+// rewrite-column-type, rebuild-index-column-type, revalidate-check-column-type.
 #include <string>
 
 #include "rules/families.hpp"
@@ -25,6 +25,10 @@ void add_column_type_rules(Rules& r) {
                "ALTER COLUMN ... TYPE that keeps the table but rebuilds indexes on the column under ACCESS "
                "EXCLUSIVE",
                "build the replacement index CONCURRENTLY first, or change the type through a new column"});
+  r.push_back({"revalidate-check-column-type", Severity::Warning,
+               "ALTER COLUMN ... TYPE without a rewrite that still re-validates the column's CHECK constraints "
+               "(a full scan under ACCESS EXCLUSIVE)",
+               "drop the CHECK and re-add it NOT VALID in the same statement, then VALIDATE it separately"});
 }
 
 void check_column_type(const Statement& st, const Action& a, std::vector<Finding>& out) {
@@ -70,6 +74,35 @@ void check_column_type(const Statement& st, const Action& a, std::vector<Finding
     f.hint = "Build the index for the new definition first, without blocking writes:\n"
              "CREATE INDEX CONCURRENTLY ... ON " + t + " (" + c + " ...);\n"
              "then run the type change when the old index can be dropped (DROP INDEX CONCURRENTLY).";
+    out.push_back(std::move(f));
+    return;
+  }
+  if (!a.revalidated_checks.empty()) {
+    Finding f;
+    f.rule = "revalidate-check-column-type";
+    f.severity = Severity::Warning;
+    f.relation = t;
+    f.lock = st.strongest_lock;
+    f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
+                " re-validates CHECK constraint" + (a.revalidated_checks.size() > 1 ? "s " : " ") +
+                join(a.revalidated_checks);
+    f.detail = text::facts(a, st.strongest_lock) +
+               " The table is not rewritten, but PostgreSQL re-adds the constraints that depend on the column and "
+               "checks every row again.";
+    std::string alter = "ALTER TABLE " + t;
+    std::string validate;
+    for (size_t i = 0; i < a.revalidated_checks.size(); i++) {
+      const std::string& k = a.revalidated_checks[i];
+      alter += " DROP CONSTRAINT " + k + ",";
+      validate += "\nALTER TABLE " + t + " VALIDATE CONSTRAINT " + k + ";";
+    }
+    alter += " ALTER COLUMN " + c + " TYPE " + a.new_type;
+    for (size_t i = 0; i < a.revalidated_checks.size(); i++) {
+      std::string def = i < a.revalidated_check_defs.size() ? a.revalidated_check_defs[i] : "CHECK (...)";
+      alter += ", ADD CONSTRAINT " + a.revalidated_checks[i] + " " + def + " NOT VALID";
+    }
+    f.hint = "Re-add the constraints NOT VALID in the same statement and validate them without blocking writes:\n" +
+             alter + ";" + validate;
     out.push_back(std::move(f));
   }
 }

@@ -1,9 +1,100 @@
-// Rule family "table_storage": not written yet (its owner replaces this file).
+// rewrite-set-logged, rewrite-set-unlogged, rewrite-set-tablespace, rewrite-set-access-method.
+//
+// Each gives the table a new relfilenode while ACCESS EXCLUSIVE is held: SET LOGGED / UNLOGGED and
+// SET ACCESS METHOD rewrite every row (tablecmds.c: AT_REWRITE_ALTER_PERSISTENCE,
+// AT_REWRITE_ACCESS_METHOD), SET TABLESPACE copies every block (ATExecSetTableSpace). None has an
+// online form in PostgreSQL: the safe path is a copy kept in sync, then a swap.
+#include <string>
+
 #include "rules/families.hpp"
+#include "rules/rules.hpp"
 
 namespace zdm::rules {
 
-void add_table_storage_rules(Rules&) {}
-void check_table_storage(const Statement&, const Action&, Findings&) {}
+namespace {
+
+std::string bare(const std::string& name) {
+  size_t dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(dot + 1);
+}
+
+// Copy, sync, swap: the expand/contract of a whole table.
+std::string copy_and_swap(const std::string& t, const std::string& create_suffix) {
+  std::string n = text::derive(bare(t), "_new");
+  std::string o = text::derive(bare(t), "_old");
+  return "CREATE " + create_suffix.substr(0, create_suffix.find('|')) + "TABLE " + n + " (LIKE " + t +
+         " INCLUDING ALL)" + create_suffix.substr(create_suffix.find('|') + 1) + ";\n"
+         "-- copy the rows in batches and keep " + n + " in sync with a trigger on " + t + " (or use pg_repack), then swap:\n"
+         "BEGIN; ALTER TABLE " + t + " RENAME TO " + o + "; ALTER TABLE " + n + " RENAME TO " + bare(t) +
+         "; COMMIT;";
+}
+
+Finding finding(const char* rule, const Statement& st, const Action& a, std::string message) {
+  Finding f;
+  f.rule = rule;
+  f.severity = Severity::Critical;
+  f.relation = a.rel.name;
+  f.lock = st.strongest_lock;
+  f.message = std::move(message);
+  f.detail = text::facts(a, st.strongest_lock);
+  return f;
+}
+
+}  // namespace
+
+void add_table_storage_rules(Rules& r) {
+  r.push_back({"rewrite-set-logged", Severity::Critical,
+               "ALTER TABLE ... SET LOGGED on an unlogged table: rewrites it (and writes it all to WAL) under "
+               "ACCESS EXCLUSIVE",
+               "build a logged copy, keep it in sync, and swap names in one short transaction"});
+  r.push_back({"rewrite-set-unlogged", Severity::Critical,
+               "ALTER TABLE ... SET UNLOGGED on a logged table: rewrites it under ACCESS EXCLUSIVE",
+               "build an unlogged copy, keep it in sync, and swap names in one short transaction"});
+  r.push_back({"rewrite-set-tablespace", Severity::Critical,
+               "ALTER TABLE ... SET TABLESPACE to another tablespace: copies every block under ACCESS EXCLUSIVE",
+               "move it with pg_repack --tablespace, or a copy in the new tablespace kept in sync, then a swap"});
+  r.push_back({"rewrite-set-access-method", Severity::Critical,
+               "ALTER TABLE ... SET ACCESS METHOD to a different method: rewrites the table under ACCESS EXCLUSIVE",
+               "build a copy USING the new method, keep it in sync, and swap names in one short transaction"});
+}
+
+void check_table_storage(const Statement& st, const Action& a, Findings& out) {
+  if (!a.rewrite) return;
+  const std::string& t = a.rel.name;
+  switch (a.op) {
+    case Op::SetLogged: {
+      Finding f = finding("rewrite-set-logged", st, a, "setting " + t + " LOGGED rewrites the whole table");
+      f.detail += " Every row is also written to WAL.";
+      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "|");
+      out.push_back(std::move(f));
+      break;
+    }
+    case Op::SetUnlogged: {
+      Finding f = finding("rewrite-set-unlogged", st, a, "setting " + t + " UNLOGGED rewrites the whole table");
+      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "UNLOGGED |");
+      out.push_back(std::move(f));
+      break;
+    }
+    case Op::SetTablespace: {
+      Finding f = finding("rewrite-set-tablespace", st, a,
+                          "moving " + t + " to tablespace " + a.new_name + " copies every block of the table");
+      f.detail += " (Block copy, not a row scan; indexes stay where they are.)";
+      f.hint = "Move it without the long lock:\n"
+               "pg_repack --table=" + t + " --tablespace=" + a.new_name + "\n"
+               "-- or copy and swap:\n" + copy_and_swap(t, "| TABLESPACE " + a.new_name);
+      out.push_back(std::move(f));
+      break;
+    }
+    case Op::SetAccessMethod: {
+      Finding f = finding("rewrite-set-access-method", st, a,
+                          "changing the access method of " + t + " to " + a.new_name + " rewrites the whole table");
+      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "| USING " + a.new_name);
+      out.push_back(std::move(f));
+      break;
+    }
+    default:
+      break;
+  }
+}
 
 }  // namespace zdm::rules
