@@ -9,7 +9,9 @@
 #include "pg/boundary.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
 #include "access/sysattr.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -41,6 +43,7 @@ extern "C" {
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "storage/lmgr.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
@@ -148,7 +151,7 @@ TypeChange prepare_type_change(Oid relid, AlterTableCmd* cmd) {
 // Indexes on the column that ALTER COLUMN TYPE rebuilds although the table is not rewritten:
 // the index is kept only when CheckIndexCompatible would accept it (tablecmds.c: TryReuseIndex):
 // a plain (no expression, no predicate) index whose operator class and collation stay the same.
-std::vector<std::string> rebuilt_indexes(Oid relid, const TypeChange& tc) {
+List* rebuilt_indexes(Oid relid, const TypeChange& tc) {
   List* found = pg::call([&]() -> List* {
     List* result = NIL;
     Relation rel = RelationIdGetRelation(relid);
@@ -196,10 +199,7 @@ std::vector<std::string> rebuilt_indexes(Oid relid, const TypeChange& tc) {
     }
     return result;
   });
-  std::vector<std::string> names;
-  ListCell* lc;
-  foreach (lc, found) names.push_back(relation_name(lfirst_oid(lc)));
-  return names;
+  return found;
 }
 
 Op op_for(AlterTableType subtype, const AlterTableCmd* cmd) {
@@ -305,6 +305,8 @@ void checks_on_column(Oid relid, AttrNumber attnum, Action& a) {
   }
 }
 
+std::string collation_clause(Oid collation);
+
 void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
   TypeChange tc = prepare_type_change(target.oid, cmd);
   if (!tc.ok) {
@@ -313,9 +315,21 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
   }
   a.old_type = type_name(tc.old_type, tc.old_typmod);
   a.new_type = type_name(tc.new_type, tc.new_typmod);
+  if (tc.old_collation != tc.new_collation) {
+    // A collation-only change reads "text COLLATE "C"", which is also what the hints need.
+    a.old_type += collation_clause(tc.old_collation);
+    a.new_type += collation_clause(tc.new_collation);
+  }
   a.rewrite = tc.rewrite;
   if (!tc.rewrite) {
-    a.rebuilt_indexes = rebuilt_indexes(target.oid, tc);
+    List* indexes = rebuilt_indexes(target.oid, tc);
+    ListCell* lc;
+    foreach (lc, indexes) {
+      Oid indexoid = lfirst_oid(lc);
+      a.rebuilt_indexes.push_back(relation_name(indexoid));
+      const char* def = pg::call([&] { return pg_get_indexdef_string(indexoid); });
+      a.rebuilt_index_defs.push_back(def);
+    }
     checks_on_column(target.oid, tc.attnum, a);
   }
   // A rewrite reads every row; so does each index build and each re-validated CHECK.
@@ -325,6 +339,66 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
 }
 
 char* deparse_over(Oid relid, Node* raw, ParseExprKind kind, const char** single_column);
+
+std::string collation_clause(Oid collation) {
+  if (!OidIsValid(collation)) return {};
+  char* name = pg::call([&] { return generate_collation_name(collation); });
+  return std::string(" COLLATE ") + name;
+}
+
+// The domain's constraints (its own and its base domains') as one CHECK over the new column:
+// typcache.c's DomainConstraintCache holds them already planned; VALUE deparses as "VALUE", which
+// becomes the column name.
+std::string domain_check(Oid type, const char* colname) {
+  List* parts = pg::call([&]() -> List* {
+    List* out = NIL;
+    Oid t = type;
+    while (get_typtype(t) == TYPTYPE_DOMAIN) {
+      HeapTuple tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(t));
+      if (!HeapTupleIsValid(tup)) break;
+      auto* typ = reinterpret_cast<Form_pg_type>(GETSTRUCT(tup));
+      if (typ->typnotnull) out = lappend(out, pstrdup("VALUE IS NOT NULL"));
+      Oid next = typ->typbasetype;
+      ReleaseSysCache(tup);
+      Relation conrel = table_open(ConstraintRelationId, AccessShareLock);
+      ScanKeyData key;
+      ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(t));
+      SysScanDesc scan = systable_beginscan(conrel, ConstraintTypidIndexId, true, nullptr, 1, &key);
+      HeapTuple ctup;
+      while (HeapTupleIsValid(ctup = systable_getnext(scan))) {
+        auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ctup));
+        if (con->contype != CONSTRAINT_CHECK) continue;
+        bool isnull;
+        Datum bin = heap_getattr(ctup, Anum_pg_constraint_conbin, RelationGetDescr(conrel), &isnull);
+        if (isnull) continue;
+        out = lappend(out, deparse_expression(static_cast<Node*>(stringToNode(text_to_cstring(reinterpret_cast<::text*>(DatumGetPointer(bin))))), NIL,
+                                              false, false));
+      }
+      systable_endscan(scan);
+      table_close(conrel, AccessShareLock);
+      t = next;
+    }
+    return out;
+  });
+  std::string col = quote_ident(colname);
+  std::string all;
+  ListCell* lc;
+  foreach (lc, parts) {
+    std::string p = static_cast<char*>(lfirst(lc));
+    for (size_t pos = 0; (pos = p.find("VALUE", pos)) != std::string::npos;) {
+      bool word_start = pos == 0 || !(isalnum(static_cast<unsigned char>(p[pos - 1])) || p[pos - 1] == '_');
+      bool word_end = pos + 5 >= p.size() || !(isalnum(static_cast<unsigned char>(p[pos + 5])) || p[pos + 5] == '_');
+      if (word_start && word_end) {
+        p.replace(pos, 5, col);
+        pos += col.size();
+      } else {
+        pos += 5;
+      }
+    }
+    all += (all.empty() ? "" : " AND ") + p;
+  }
+  return all;
+}
 
 bool is_serial(const TypeName* tn) {
   if (tn == nullptr || tn->arrayBounds != NIL || list_length(tn->names) > 2) return false;
@@ -466,6 +540,7 @@ void fill_add_column(const Resolved& target, AlterTableCmd* cmd, Action& a, cons
     if (a.domain_with_constraints) {
       Oid base = pg::call([&] { return getBaseType(type); });
       a.base_type = type_name(base, -1);
+      a.domain_check = domain_check(type, def->colname);
     }
     if (a.generated_stored && raw_default == nullptr) {
       ListCell* gc;

@@ -145,8 +145,9 @@ void check_add_column(const Statement& st, const Action& a, Findings& out) {
     std::string k = text::derive(text::derive(bare(t), "_"), c + "_check");
     f.hint = "Use the base type and a separately validated CHECK instead:\n"
              "ALTER TABLE " + t + " ADD COLUMN " + c + " " + base + ";\n"
-             "ALTER TABLE " + t + " ADD CONSTRAINT " + k + " CHECK (/* the domain's checks, with VALUE replaced by " +
-             c + " */) NOT VALID;\n"
+             "ALTER TABLE " + t + " ADD CONSTRAINT " + k + " CHECK (" +
+             (a.domain_check.empty() ? "/* the domain's checks, with VALUE replaced by " + c + " */" : a.domain_check) +
+             ") NOT VALID;\n"
              "ALTER TABLE " + t + " VALIDATE CONSTRAINT " + k + ";";
     out.push_back(std::move(f));
     return;

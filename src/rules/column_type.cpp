@@ -71,9 +71,18 @@ void check_column_type(const Statement& st, const Action& a, std::vector<Finding
                 " rebuilds index" + (a.rebuilt_indexes.size() > 1 ? "es " : " ") + join(a.rebuilt_indexes);
     f.detail = text::facts(a, st.strongest_lock) + " The table is not rewritten, but the index" +
                (a.rebuilt_indexes.size() > 1 ? "es are" : " is") + " rebuilt while the lock is held.";
-    f.hint = "Build the index for the new definition first, without blocking writes:\n"
-             "CREATE INDEX CONCURRENTLY ... ON " + t + " (" + c + " ...);\n"
-             "then run the type change when the old index can be dropped (DROP INDEX CONCURRENTLY).";
+    // Drop the index concurrently, change the type (now a catalog change), build it again concurrently.
+    f.hint = "Rebuild the index outside the lock instead:\n";
+    for (const std::string& idx : a.rebuilt_indexes) f.hint += "DROP INDEX CONCURRENTLY " + idx + ";\n";
+    f.hint += "ALTER TABLE " + t + " ALTER COLUMN " + c + " TYPE " + a.new_type + ";\n";
+    for (size_t i = 0; i < a.rebuilt_indexes.size(); i++) {
+      std::string def = i < a.rebuilt_index_defs.size() ? a.rebuilt_index_defs[i] : "CREATE INDEX " + a.rebuilt_indexes[i] + " ON " + t + " (" + c + ")";
+      size_t pos = def.find(" INDEX ");
+      if (pos != std::string::npos) def.insert(pos + 7, "CONCURRENTLY ");
+      f.hint += def + ";\n";
+    }
+    f.hint += "-- queries run without the index in between; for an index behind a constraint, change the type "
+              "through a new column instead (rewrite-column-type).";
     out.push_back(std::move(f));
     return;
   }

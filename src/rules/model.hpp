@@ -118,6 +118,8 @@ struct Action {
   std::vector<std::string> revalidated_check_defs;  // CHECK (...) of each revalidated_checks entry
   std::string base_type;       // ADD COLUMN of a domain type: the domain's base type
   std::string generation_expr; // ADD COLUMN ... GENERATED ALWAYS AS (expr) STORED: expr, deparsed
+  std::vector<std::string> rebuilt_index_defs;  // CREATE INDEX text of each rebuilt_indexes entry
+  std::string domain_check;    // ADD COLUMN of a domain: its constraints as one CHECK expression over the column
 
   bool concurrently = false;
   bool not_valid = false;      // ADD CONSTRAINT ... NOT VALID

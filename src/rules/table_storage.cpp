@@ -78,7 +78,10 @@ void check_table_storage(const Statement& st, const Action& a, Findings& out) {
     case Op::SetTablespace: {
       Finding f = finding("rewrite-set-tablespace", st, a,
                           "moving " + t + " to tablespace " + a.new_name + " copies every block of the table");
-      f.detail += " (Block copy, not a row scan; indexes stay where they are.)";
+      const std::string said = "; rewrites the table and rebuilds its indexes.";
+      size_t pos = f.detail.find(said);
+      if (pos != std::string::npos)
+        f.detail.replace(pos, said.size(), "; copies every block of the table (not its indexes) to the new tablespace.");
       f.hint = "Move it without the long lock:\n"
                "pg_repack --table=" + t + " --tablespace=" + a.new_name + "\n"
                "-- or copy and swap:\n" + copy_and_swap(t, "| TABLESPACE " + a.new_name);

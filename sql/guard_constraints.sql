@@ -1,0 +1,105 @@
+-- The guard on constraints: SET NOT NULL, CHECK / FOREIGN KEY without NOT VALID, UNIQUE / PRIMARY KEY
+-- that build their index under the lock, and ATTACH PARTITION without a CHECK that proves the bound.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS zdm;
+RESET client_min_messages;
+CREATE SCHEMA guard_constraints;
+SET search_path = guard_constraints, public;
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+CREATE TABLE users (id int PRIMARY KEY);
+INSERT INTO users SELECT g FROM generate_series(1, 300) g;
+CREATE TABLE posts (id int, user_id int, title text, body text, score int);
+INSERT INTO posts SELECT g, g, 't' || g, 'b' || g, g FROM generate_series(1, 300) g;
+ANALYZE users, posts;
+
+-- set-not-null-without-check
+ALTER TABLE posts ALTER COLUMN title SET NOT NULL;
+-- constraint-without-not-valid: CHECK, then FOREIGN KEY (which also locks users)
+ALTER TABLE posts ADD CONSTRAINT score_positive CHECK (score > 0);
+ALTER TABLE posts ADD FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
+-- constraint-builds-index: PRIMARY KEY over a nullable column, then UNIQUE
+ALTER TABLE posts ADD PRIMARY KEY (id);
+ALTER TABLE posts ADD CONSTRAINT posts_body_key UNIQUE (body);
+-- primary-key-nullable-columns: the index exists, but SET NOT NULL still scans
+CREATE TABLE tags (id int, name text);
+INSERT INTO tags SELECT g, 'tag' || g FROM generate_series(1, 300) g;
+CREATE UNIQUE INDEX tags_id_idx ON tags (id);
+ANALYZE tags;
+ALTER TABLE tags ADD CONSTRAINT tags_pkey PRIMARY KEY USING INDEX tags_id_idx;
+-- one statement, several findings: one per subcommand, each reporting the statement's strongest lock
+-- (the foreign key alone would take SHARE ROW EXCLUSIVE)
+\set VERBOSITY terse
+ALTER TABLE posts ADD CONSTRAINT posts_user_fkey FOREIGN KEY (user_id) REFERENCES users (id),
+                  ALTER COLUMN body SET NOT NULL;
+\set VERBOSITY default
+ALTER TABLE posts ADD CONSTRAINT posts_user_fkey2 FOREIGN KEY (user_id) REFERENCES users (id),
+                  ADD CONSTRAINT posts_score_small CHECK (score < 1000) NOT VALID,
+                  ALTER COLUMN score SET NOT NULL -- zdm:allow set-not-null-without-check
+;
+\set VERBOSITY terse
+
+-- strict mode: rejected before any lock; nothing changed
+SET zdm.mode = strict;
+ALTER TABLE tags ALTER COLUMN name SET NOT NULL;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE tags ADD CONSTRAINT name_short CHECK (length(name) < 100);
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE tags ADD CONSTRAINT tags_name_key UNIQUE (name);
+\echo :LAST_ERROR_SQLSTATE
+SELECT conname FROM pg_constraint WHERE conrelid = 'tags'::regclass ORDER BY 1;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'tags'::regclass AND attname = 'name';
+
+-- overrides
+SET zdm.allow = 'constraint-without-not-valid';
+ALTER TABLE tags ADD CONSTRAINT name_short CHECK (length(name) < 100);
+RESET zdm.allow;
+ALTER TABLE tags ADD CONSTRAINT tags_name_key UNIQUE (name) -- zdm:allow constraint-builds-index
+;
+
+-- must not flag (strict: any finding would be an error)
+ALTER TABLE tags ADD CONSTRAINT name_not_null CHECK (name IS NOT NULL) NOT VALID;
+ALTER TABLE tags VALIDATE CONSTRAINT name_not_null;
+ALTER TABLE tags ALTER COLUMN name SET NOT NULL;          -- proven by the valid CHECK: no scan
+ALTER TABLE tags DROP CONSTRAINT name_not_null;
+ALTER TABLE tags ALTER COLUMN name DROP NOT NULL;
+ALTER TABLE tags ALTER COLUMN id SET NOT NULL;            -- already NOT NULL (primary key)
+ALTER TABLE tags ADD COLUMN owner int REFERENCES users (id);
+ALTER TABLE tags ADD CONSTRAINT tags_owner_fkey2 FOREIGN KEY (owner) REFERENCES users (id) NOT VALID;
+ALTER TABLE tags VALIDATE CONSTRAINT tags_owner_fkey2;
+CREATE UNIQUE INDEX CONCURRENTLY tags_name_idx ON tags (name);
+ALTER TABLE tags ADD CONSTRAINT tags_name_uniq UNIQUE USING INDEX tags_name_idx;
+ALTER TABLE tags ADD CONSTRAINT tags_short CHECK (length(name) < 50) NOT VALID;
+ALTER TABLE tags VALIDATE CONSTRAINT tags_short;
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+-- attach-partition-scan: the partition and the default partition are both scanned
+CREATE TABLE events (id int, kind text) PARTITION BY RANGE (id);
+CREATE TABLE events_other PARTITION OF events DEFAULT;
+INSERT INTO events SELECT g, 'old' FROM generate_series(1000, 1099) g;
+CREATE TABLE events_1 (id int, kind text);
+INSERT INTO events_1 SELECT g, 'new' FROM generate_series(1, 99) g;
+ANALYZE events_other, events_1;
+ALTER TABLE events ATTACH PARTITION events_1 FOR VALUES FROM (1) TO (100);
+-- strict: rejected, not attached
+SET zdm.mode = strict;
+\set VERBOSITY terse
+CREATE TABLE events_2 (id int, kind text);
+INSERT INTO events_2 SELECT g, 'new' FROM generate_series(100, 199) g;
+ALTER TABLE events ATTACH PARTITION events_2 FOR VALUES FROM (100) TO (200);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'events'::regclass;
+ALTER TABLE events ATTACH PARTITION events_2 FOR VALUES FROM (100) TO (200) -- zdm:allow attach-partition-scan
+;
+-- with CHECK constraints that prove the bounds nothing is scanned: not flagged
+CREATE TABLE events_3 (id int NOT NULL, kind text, CONSTRAINT events_3_bound CHECK (id >= 200 AND id < 300));
+INSERT INTO events_3 SELECT g, 'new' FROM generate_series(200, 299) g;
+ALTER TABLE events_other ADD CONSTRAINT events_other_bound CHECK (id IS NULL OR id < 200 OR id >= 300) NOT VALID;
+ALTER TABLE events_other VALIDATE CONSTRAINT events_other_bound;
+ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (200) TO (300);
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+DROP SCHEMA guard_constraints CASCADE;

@@ -1,0 +1,85 @@
+-- The guard on ALTER COLUMN ... TYPE: what rewrites, what only rebuilds indexes or re-checks
+-- constraints, and what PostgreSQL does in place (binary-coercible changes).
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS zdm;
+RESET client_min_messages;
+CREATE SCHEMA guard_types;
+SET search_path = guard_types, public;
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+CREATE TABLE accounts (id int, name varchar(20), balance numeric(10,2), net cidr,
+                       seen timestamp, seen_idx timestamp, seen_ny timestamp, label text, code text,
+                       qty int CONSTRAINT qty_positive CHECK (qty > 0));
+INSERT INTO accounts SELECT g, 'name ' || g, g, '10.0.0.0/8', '2020-01-01', '2020-01-01', '2020-01-01', 'l', 'c', g
+  FROM generate_series(1, 300) g;
+CREATE INDEX accounts_seen_idx_idx ON accounts (seen_idx);
+CREATE INDEX accounts_code_idx ON accounts (code);
+ANALYZE accounts;
+
+-- rewrite-column-type: integer -> bigint rewrites every row
+ALTER TABLE accounts ALTER COLUMN id TYPE bigint;
+
+-- strict mode rejects it before any lock; the column keeps its type
+SET zdm.mode = strict;
+ALTER TABLE accounts ALTER COLUMN balance TYPE float8;
+\echo :LAST_ERROR_SQLSTATE
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'accounts'::regclass AND attname = 'balance';
+-- overrides: zdm.allow, then an inline comment
+SET zdm.allow = 'rewrite-column-type';
+ALTER TABLE accounts ALTER COLUMN balance TYPE float8;
+RESET zdm.allow;
+ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(12,2) -- zdm:allow rewrite-column-type
+;
+SET zdm.mode = warn;
+
+-- rebuild-index-column-type: a collation change keeps the rows but rebuilds the index on the column
+ALTER TABLE accounts ALTER COLUMN code TYPE text COLLATE "C";
+SET zdm.mode = strict;
+\set VERBOSITY terse
+ALTER TABLE accounts ALTER COLUMN code TYPE text COLLATE "POSIX";
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE accounts ALTER COLUMN code TYPE text COLLATE "POSIX" -- zdm:allow rebuild-index-column-type
+;
+SET zdm.mode = warn;
+
+-- timestamp -> timestamptz depends on TimeZone: in UTC no rewrite (only the index is rebuilt) ...
+SET TimeZone = 'UTC';
+ALTER TABLE accounts ALTER COLUMN seen_idx TYPE timestamptz;
+ALTER TABLE accounts ALTER COLUMN seen TYPE timestamptz;   -- no index: nothing to say
+-- ... elsewhere every value changes: a rewrite
+SET TimeZone = 'America/New_York';
+ALTER TABLE accounts ALTER COLUMN seen_ny TYPE timestamptz;
+ALTER TABLE accounts ALTER COLUMN seen TYPE timestamp;
+RESET TimeZone;
+\set VERBOSITY default
+
+-- revalidate-check-column-type: no rewrite, but the column's CHECK is validated again
+ALTER TABLE accounts ALTER COLUMN qty TYPE int;
+SET zdm.mode = strict;
+\set VERBOSITY terse
+ALTER TABLE accounts ALTER COLUMN qty TYPE int;
+\echo :LAST_ERROR_SQLSTATE
+SET zdm.allow = 'revalidate-check-column-type';
+ALTER TABLE accounts ALTER COLUMN qty TYPE int;
+RESET zdm.allow;
+
+-- must not flag (strict mode: any finding would be an error): binary-coercible changes
+ALTER TABLE accounts ALTER COLUMN name TYPE varchar(40);
+ALTER TABLE accounts ALTER COLUMN name TYPE text;
+ALTER TABLE accounts ALTER COLUMN balance TYPE numeric(14,2);
+ALTER TABLE accounts ALTER COLUMN net TYPE inet;
+ALTER TABLE accounts ALTER COLUMN label TYPE text COLLATE "C";   -- no index depends on it
+-- a table created in this transaction is nobody else's yet
+BEGIN;
+CREATE TABLE fresh (id int);
+ALTER TABLE fresh ALTER COLUMN id TYPE bigint;
+COMMIT;
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'accounts'::regclass AND attnum > 0 ORDER BY attnum;
+
+DROP SCHEMA guard_types CASCADE;
