@@ -70,6 +70,18 @@ CREATE TABLE fresh (id int);
 INSERT INTO fresh VALUES (1);
 ALTER TABLE fresh ADD COLUMN r float8 DEFAULT random();
 COMMIT;
+-- a partitioned table: judged on its partitions' rows
+CREATE TABLE visits (id int) PARTITION BY LIST (id);
+CREATE TABLE visits_even PARTITION OF visits FOR VALUES IN (0, 2, 4);
+CREATE TABLE visits_odd PARTITION OF visits FOR VALUES IN (1, 3, 5);
+CREATE TABLE visits_none PARTITION OF visits FOR VALUES IN (6);
+INSERT INTO visits SELECT g % 6 FROM generate_series(1, 300) g;
+ANALYZE visits;
+ALTER TABLE visits ADD COLUMN note text;                                   -- not flagged
+ALTER TABLE visits ADD COLUMN token float8 DEFAULT random();
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE visits ADD COLUMN region text NOT NULL;
+\echo :LAST_ERROR_SQLSTATE
 SET zdm.mode = warn;
 \set VERBOSITY default
 

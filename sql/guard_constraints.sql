@@ -102,4 +102,19 @@ ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (200) TO (300);
 SET zdm.mode = warn;
 \set VERBOSITY default
 
+-- SET NOT NULL on a partitioned table scans each partition not proven by its own valid CHECK
+\set VERBOSITY terse
+ALTER TABLE events_1 ADD CONSTRAINT events_1_kind CHECK (kind IS NOT NULL) NOT VALID;
+ALTER TABLE events_1 VALIDATE CONSTRAINT events_1_kind;
+ALTER TABLE events ALTER COLUMN kind SET NOT NULL;
+ALTER TABLE events ALTER COLUMN kind DROP NOT NULL;
+ALTER TABLE events ADD CONSTRAINT events_kind CHECK (kind IS NOT NULL) NOT VALID;
+ALTER TABLE events VALIDATE CONSTRAINT events_kind;
+SET zdm.mode = strict;
+ALTER TABLE events ALTER COLUMN kind SET NOT NULL;                -- every partition proven: no scan
+ALTER TABLE events ADD CONSTRAINT events_id_positive CHECK (id > 0);
+\echo :LAST_ERROR_SQLSTATE
+SET zdm.mode = warn;
+\set VERBOSITY default
+
 DROP SCHEMA guard_constraints CASCADE;

@@ -82,4 +82,19 @@ SET zdm.mode = warn;
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'accounts'::regclass AND attnum > 0 ORDER BY attnum;
 
+-- a partitioned table: PostgreSQL rewrites every partition; the finding names the table the user
+-- named, with the rows and size of the whole tree
+CREATE TABLE ledger (id int, amount int) PARTITION BY RANGE (id);
+CREATE TABLE ledger_1 PARTITION OF ledger FOR VALUES FROM (0) TO (150);
+CREATE TABLE ledger_2 PARTITION OF ledger FOR VALUES FROM (150) TO (300);
+INSERT INTO ledger SELECT g, g FROM generate_series(0, 299) g;
+ANALYZE ledger;
+ALTER TABLE ledger ALTER COLUMN amount TYPE bigint;
+SET zdm.mode = strict;
+\set VERBOSITY terse
+ALTER TABLE ledger ALTER COLUMN id TYPE bigint;
+\echo :LAST_ERROR_SQLSTATE
+SET zdm.mode = warn;
+\set VERBOSITY default
+
 DROP SCHEMA guard_types CASCADE;

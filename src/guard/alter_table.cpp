@@ -24,6 +24,7 @@ extern "C" {
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -334,6 +335,11 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
   }
   // A rewrite reads every row; so does each index build and each re-validated CHECK.
   a.scan = tc.rewrite || !a.rebuilt_indexes.empty() || !a.revalidated_checks.empty();
+  if (!RELKIND_HAS_STORAGE(target.facts.kind)) {
+    // A partitioned table has no rows of its own: its partitions' actions carry the work.
+    a.rewrite = false;
+    a.scan = false;
+  }
   auto* def = castNode(ColumnDef, cmd->def);
   if (def->raw_default != nullptr) a.using_expr = "USING expression";
 }
@@ -943,10 +949,76 @@ void fill_storage(const Resolved& target, AlterTableCmd* cmd, Action& a) {
   }
 }
 
+// Whether PostgreSQL carries this subcommand down to the partitions / inheritance children
+// (tablecmds.c: ATPrepCmd's recursion, ATAddCheckConstraint, ATExecAddIndexConstraint via DefineIndex
+// on partitioned tables, addFkRecurseReferencing).
+bool recurses(const Resolved& target, const Action& a, AlterTableCmd* cmd) {
+  bool partitioned = target.facts.kind == RELKIND_PARTITIONED_TABLE;
+  switch (a.op) {
+    case Op::AlterColumnType:
+    case Op::AddColumn:
+    case Op::SetNotNull:
+      return true;
+    case Op::AddConstraint: {
+      if (!IsA(cmd->def, Constraint)) return false;
+      auto* c = castNode(Constraint, cmd->def);
+      if (c->contype == CONSTR_CHECK) return !c->is_no_inherit;
+      return partitioned && (c->contype == CONSTR_PRIMARY || c->contype == CONSTR_UNIQUE ||
+                             c->contype == CONSTR_FOREIGN || c->contype == CONSTR_EXCLUSION);
+    }
+    case Op::ValidateConstraint:
+      return a.constraint_type == CONSTRAINT_CHECK;
+    default:
+      return false;
+  }
+}
+
+// One action per partition / child the subcommand reaches, with that relation's own facts. The lock
+// is the parent's: ATPrepCmd recursion and find_all_inheritors lock every child in the same mode.
+void add_children(const Resolved& target, AlterTableCmd* cmd, const Action& parent, const AnalysisContext& context,
+                  Statement& out) {
+  List* children = pg::call([&] { return find_all_inheritors(target.oid, NoLock, nullptr); });
+  ListCell* lc;
+  foreach (lc, children) {
+    Oid child = lfirst_oid(lc);
+    if (child == target.oid) continue;
+    Resolved rc = resolve_oid(child);
+    if (rc.oid == InvalidOid) continue;
+    Action c;
+    c.op = parent.op;
+    c.command = parent.command;
+    c.rel = rc.facts;
+    c.lock = parent.lock;
+    c.column = parent.column;
+    c.constraint = parent.constraint;
+    c.constraint_type = parent.constraint_type;
+    c.not_valid = parent.not_valid;
+    c.subcommand = parent.subcommand;
+    c.recursed_from = target.facts.name;
+    Statement ignored;  // the referenced side is already recorded once, for the named table
+    switch (parent.op) {
+      case Op::AlterColumnType: fill_type_change(rc, cmd, c); break;
+      case Op::AddColumn: fill_add_column(rc, cmd, c, context, ignored); break;
+      case Op::SetNotNull: fill_set_not_null(rc, cmd, c); break;
+      case Op::ValidateConstraint: fill_validate_constraint(rc, cmd, c, context, ignored); break;
+      case Op::AddConstraint:
+        // CHECK / FOREIGN KEY: validated in each partition unless NOT VALID; PRIMARY KEY / UNIQUE /
+        // EXCLUDE: an index built in each partition.
+        c.scan = RELKIND_HAS_STORAGE(c.rel.kind) &&
+                 ((c.constraint_type == 'c' || c.constraint_type == 'f') ? !c.not_valid : true);
+        break;
+      default: break;
+    }
+    c.op = parent.op;  // a child the fill could not judge keeps the parent's op for the link
+    out.actions.push_back(std::move(c));
+  }
+}
+
 }  // namespace
 
 void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, Statement& out) {
   Resolved target = resolve(stmt->relation, context);
+  int index = 0;
   ListCell* lc;
   foreach (lc, stmt->cmds) {
     auto* cmd = lfirst_node(AlterTableCmd, lc);
@@ -954,6 +1026,7 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
     a.command = "ALTER TABLE";
     a.rel = target.facts;
     a.op = op_for(cmd->subtype, cmd);
+    a.subcommand = index++;
     a.lock = to_lock_mode(pg::call([&] { return AlterTableGetLockLevel(list_make1(cmd)); }));
     if (cmd->name != nullptr) a.column = quote_ident(cmd->name);
     // Actions on other relations (the referenced table, the partition) follow this one.
@@ -972,7 +1045,11 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
         case Op::SetAccessMethod: fill_storage(target, cmd, a); break;
         default: break;
       }
+      bool has_children = target.facts.kind == RELKIND_PARTITIONED_TABLE ||
+                          pg::call([&] { return has_subclass(target.oid); });
+      if (stmt->relation->inh && has_children && recurses(target, a, cmd)) add_children(target, cmd, a, context, extra);
     }
+    for (Action& e : extra.actions) e.subcommand = a.subcommand;
     out.actions.push_back(std::move(a));
     for (Action& e : extra.actions) out.actions.push_back(std::move(e));
   }

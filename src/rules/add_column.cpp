@@ -6,6 +6,7 @@
 // under ACCESS EXCLUSIVE (tablecmds.c: ATExecAddColumn).
 #include <string>
 
+#include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
 
@@ -27,14 +28,15 @@ std::string not_null_steps(const std::string& t, const std::string& c) {
          "ALTER TABLE " + t + " DROP CONSTRAINT " + k + ";";
 }
 
-Finding finding(const char* rule, const Statement& st, const Action& a, std::string message) {
+Finding finding(const char* rule, const Statement& st, const Effective& eff, std::string message) {
+  const Action& a = eff.action;
   Finding f;
   f.rule = rule;
   f.severity = find_rule(rule) ? find_rule(rule)->severity : Severity::Critical;
   f.relation = a.rel.name;
   f.lock = st.strongest_lock;
   f.message = std::move(message);
-  f.detail = text::facts(a, st.strongest_lock);
+  f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
   return f;
 }
 
@@ -76,13 +78,16 @@ void add_add_column_rules(Rules& r) {
                "NULL through a validated CHECK"});
 }
 
-void check_add_column(const Statement& st, const Action& a, Findings& out) {
-  if (a.op != Op::AddColumn) return;
+void check_add_column(const Statement& st, const Action& named, Findings& out) {
+  if (named.op != Op::AddColumn) return;
+  if (!named.recursed_from.empty()) return;  // judged on the table the user named
+  const Effective eff = effective(st, named);
+  const Action& a = eff.action;
   const std::string& t = a.rel.name;
   const std::string& c = a.column;
   if (a.serial) {
     std::string seq = text::derive(text::derive(bare(t), "_"), c + "_seq");
-    Finding f = finding("add-column-serial", st, a,
+    Finding f = finding("add-column-serial", st, eff,
                         "adding " + a.new_type + " serial column " + c + " to " + t + " rewrites the whole table");
     f.detail += " Its default nextval() is volatile, so every existing row gets its own value.";
     f.hint = "Expand in steps instead:\n"
@@ -94,7 +99,7 @@ void check_add_column(const Statement& st, const Action& a, Findings& out) {
   }
   if (a.identity) {
     std::string seq = text::derive(text::derive(bare(t), "_"), c + "_seq");
-    Finding f = finding("add-column-identity", st, a,
+    Finding f = finding("add-column-identity", st, eff,
                         "adding identity column " + c + " to " + t + " rewrites the whole table");
     f.detail += " PostgreSQL numbers every existing row while holding the lock.";
     f.hint = "Expand in steps instead:\n"
@@ -111,7 +116,7 @@ void check_add_column(const Statement& st, const Action& a, Findings& out) {
   if (a.generated_stored) {
     std::string expr = a.generation_expr.empty() ? "<generation expression>" : a.generation_expr;
     std::string fn = text::derive(text::derive(bare(t), "_"), c + "_compute");
-    Finding f = finding("add-column-generated-stored", st, a,
+    Finding f = finding("add-column-generated-stored", st, eff,
                         "adding stored generated column " + c + " to " + t + " rewrites the whole table");
     f.detail += " PostgreSQL computes the expression for every existing row while holding the lock.";
     f.hint = "Expand in steps instead (a plain column kept in sync by a trigger):\n"
@@ -127,7 +132,7 @@ void check_add_column(const Statement& st, const Action& a, Findings& out) {
   }
   if (a.volatile_default) {
     std::string value = a.default_expr.empty() ? "<default>" : a.default_expr;
-    Finding f = finding("add-column-volatile-default", st, a,
+    Finding f = finding("add-column-volatile-default", st, eff,
                         "adding column " + c + " to " + t + " with volatile default " + value +
                             " rewrites the whole table");
     f.detail += " A volatile default cannot be stored once as the column's missing value.";
@@ -139,7 +144,7 @@ void check_add_column(const Statement& st, const Action& a, Findings& out) {
   }
   if (a.domain_with_constraints) {
     std::string base = a.base_type.empty() ? a.new_type : a.base_type;
-    Finding f = finding("add-column-domain-constraints", st, a,
+    Finding f = finding("add-column-domain-constraints", st, eff,
                         "adding column " + c + " of domain " + a.new_type + " to " + t + " rewrites the whole table");
     f.detail += " The domain has constraints, which PostgreSQL checks by rewriting every row.";
     std::string k = text::derive(text::derive(bare(t), "_"), c + "_check");
@@ -153,7 +158,7 @@ void check_add_column(const Statement& st, const Action& a, Findings& out) {
     return;
   }
   if (a.not_null && !a.has_default && !a.rel.known_empty) {
-    Finding f = finding("add-column-not-null-without-default", st, a,
+    Finding f = finding("add-column-not-null-without-default", st, eff,
                         "adding column " + c + " NOT NULL without a default to " + t + " fails on its existing rows");
     f.detail += " Existing rows would hold NULL in the new column, so PostgreSQL scans the table and raises an error.";
     f.hint = "Either give it a constant default (a catalog-only change):\n"

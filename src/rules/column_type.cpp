@@ -1,6 +1,7 @@
 // rewrite-column-type, rebuild-index-column-type, revalidate-check-column-type.
 #include <string>
 
+#include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
 
@@ -31,8 +32,11 @@ void add_column_type_rules(Rules& r) {
                "drop the CHECK and re-add it NOT VALID in the same statement, then VALIDATE it separately"});
 }
 
-void check_column_type(const Statement& st, const Action& a, std::vector<Finding>& out) {
-  if (a.op != Op::AlterColumnType) return;
+void check_column_type(const Statement& st, const Action& named, std::vector<Finding>& out) {
+  if (named.op != Op::AlterColumnType) return;
+  if (!named.recursed_from.empty()) return;  // judged on the table the user named
+  const Effective eff = effective(st, named);
+  const Action& a = eff.action;
   const std::string& t = a.rel.name;
   const std::string& c = a.column;
   if (a.rewrite) {
@@ -45,7 +49,7 @@ void check_column_type(const Statement& st, const Action& a, std::vector<Finding
     f.lock = st.strongest_lock;
     f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
                 " rewrites the whole table";
-    f.detail = text::facts(a, st.strongest_lock);
+    f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
     f.hint =
         "Expand and contract instead:\n"
         "ALTER TABLE " + t + " ADD COLUMN " + n + " " + a.new_type + ";\n"
@@ -69,7 +73,7 @@ void check_column_type(const Statement& st, const Action& a, std::vector<Finding
     f.lock = st.strongest_lock;
     f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
                 " rebuilds index" + (a.rebuilt_indexes.size() > 1 ? "es " : " ") + join(a.rebuilt_indexes);
-    f.detail = text::facts(a, st.strongest_lock) + " The table is not rewritten, but the index" +
+    f.detail = text::facts(a, st.strongest_lock) + children_note(eff) + " The table is not rewritten, but the index" +
                (a.rebuilt_indexes.size() > 1 ? "es are" : " is") + " rebuilt while the lock is held.";
     // Drop the index concurrently, change the type (now a catalog change), build it again concurrently.
     f.hint = "Rebuild the index outside the lock instead:\n";
@@ -95,7 +99,7 @@ void check_column_type(const Statement& st, const Action& a, std::vector<Finding
     f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
                 " re-validates CHECK constraint" + (a.revalidated_checks.size() > 1 ? "s " : " ") +
                 join(a.revalidated_checks);
-    f.detail = text::facts(a, st.strongest_lock) +
+    f.detail = text::facts(a, st.strongest_lock) + children_note(eff) +
                " The table is not rewritten, but PostgreSQL re-adds the constraints that depend on the column and "
                "checks every row again.";
     std::string alter = "ALTER TABLE " + t;

@@ -7,6 +7,7 @@
 // and a validated CHECK that lets SET NOT NULL / ATTACH PARTITION skip their scan.
 #include <string>
 
+#include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
 
@@ -33,14 +34,15 @@ std::string not_null_steps(const std::string& t, const std::string& c) {
          "ALTER TABLE " + t + " DROP CONSTRAINT " + k + ";\n";
 }
 
-Finding finding(const char* rule, const Statement& st, const Action& a, std::string message) {
+Finding finding(const char* rule, const Statement& st, const Effective& eff, std::string message) {
+  const Action& a = eff.action;
   Finding f;
   f.rule = rule;
   f.severity = find_rule(rule) ? find_rule(rule)->severity : Severity::Critical;
   f.relation = a.rel.name;
   f.lock = st.strongest_lock;
   f.message = std::move(message);
-  f.detail = text::facts(a, st.strongest_lock);
+  f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
   return f;
 }
 
@@ -54,9 +56,12 @@ const char* kind_sql(char type) {
   }
 }
 
-void check_set_not_null(const Statement& st, const Action& a, Findings& out) {
+void check_set_not_null(const Statement& st, const Action& named, Findings& out) {
+  if (!named.recursed_from.empty()) return;  // judged on the table the user named
+  const Effective eff = effective(st, named);
+  const Action& a = eff.action;
   if (!a.scan || a.valid_not_null_check) return;
-  Finding f = finding("set-not-null-without-check", st, a,
+  Finding f = finding("set-not-null-without-check", st, eff,
                       "setting column " + a.column + " of " + a.rel.name + " NOT NULL scans the whole table");
   f.detail += " No valid CHECK constraint proves " + a.column + " IS NOT NULL, so PostgreSQL verifies every row.";
   f.hint = "Prove it first under a lock that does not block writes; SET NOT NULL then skips the scan:\n" +
@@ -65,13 +70,16 @@ void check_set_not_null(const Statement& st, const Action& a, Findings& out) {
   out.push_back(std::move(f));
 }
 
-void check_add_constraint(const Statement& st, const Action& a, Findings& out) {
+void check_add_constraint(const Statement& st, const Action& named, Findings& out) {
+  if (!named.recursed_from.empty()) return;  // judged on the table the user named
+  const Effective eff = effective(st, named);
+  const Action& a = eff.action;
   if (a.referenced_side || !a.scan) return;
   const std::string& t = a.rel.name;
   const std::string& k = a.constraint;
   if (a.constraint_type == 'c' || a.constraint_type == 'f') {
     std::string def = a.constraint_def.empty() ? std::string(kind_sql(a.constraint_type)) + " (...)" : a.constraint_def;
-    Finding f = finding("constraint-without-not-valid", st, a,
+    Finding f = finding("constraint-without-not-valid", st, eff,
                         std::string("adding ") + kind_sql(a.constraint_type) + " constraint " + k + " to " + t +
                             " validates every row while holding the lock");
     if (a.constraint_type == 'f')
@@ -87,7 +95,7 @@ void check_add_constraint(const Statement& st, const Action& a, Findings& out) {
   if (a.using_index) {
     // USING INDEX: no index build; only a PRIMARY KEY over nullable columns scans.
     if (a.constraint_type != 'p' || a.nullable_columns.empty()) return;
-    Finding f = finding("primary-key-nullable-columns", st, a,
+    Finding f = finding("primary-key-nullable-columns", st, eff,
                         "adding primary key " + k + " to " + t + " using index " + a.index + " sets column" +
                             (a.nullable_columns.size() > 1 ? "s " : " ") + join(a.nullable_columns) +
                             " NOT NULL, which scans the whole table");
@@ -97,7 +105,7 @@ void check_add_constraint(const Statement& st, const Action& a, Findings& out) {
     out.push_back(std::move(f));
     return;
   }
-  Finding f = finding("constraint-builds-index", st, a,
+  Finding f = finding("constraint-builds-index", st, eff,
                       std::string("adding ") + kind_sql(a.constraint_type) + " constraint " + k + " to " + t +
                           " builds its index while holding the lock");
   if (a.constraint_type == 'x') {
@@ -115,14 +123,17 @@ void check_add_constraint(const Statement& st, const Action& a, Findings& out) {
   out.push_back(std::move(f));
 }
 
-void check_attach_partition(const Statement& st, const Action& a, Findings& out) {
+void check_attach_partition(const Statement& st, const Action& named, Findings& out) {
+  if (!named.recursed_from.empty()) return;  // judged on the table the user named
+  const Effective eff = effective(st, named);
+  const Action& a = eff.action;
   if (!a.scan || a.parent.empty()) return;
   const std::string& p = a.rel.name;
   std::string k = text::derive(bare(p), "_bound");
   std::string expr = a.constraint_expr.empty() ? "<partition constraint>" : a.constraint_expr;
   std::string bound = a.partition_bound.empty() ? "FOR VALUES ..." : a.partition_bound;
   if (a.default_partition) {
-    Finding f = finding("attach-partition-scan", st, a,
+    Finding f = finding("attach-partition-scan", st, eff,
                         "attaching " + a.new_name + " to " + a.parent + " scans its default partition " + p);
     f.detail += " Rows of the new bound must not be left in the default partition, and no valid CHECK on " + p +
                 " proves it.";
@@ -134,7 +145,7 @@ void check_attach_partition(const Statement& st, const Action& a, Findings& out)
     out.push_back(std::move(f));
     return;
   }
-  Finding f = finding("attach-partition-scan", st, a,
+  Finding f = finding("attach-partition-scan", st, eff,
                       "attaching " + p + " to " + a.parent + " scans " + p + " to check the partition bound");
   f.detail += " No valid CHECK constraint on " + p + " implies the partition constraint.";
   f.hint = "Prove the bound first under a lock that does not block writes; the attach then skips the scan:\n"

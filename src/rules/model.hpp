@@ -120,6 +120,10 @@ struct Action {
   std::string generation_expr; // ADD COLUMN ... GENERATED ALWAYS AS (expr) STORED: expr, deparsed
   std::vector<std::string> rebuilt_index_defs;  // CREATE INDEX text of each rebuilt_indexes entry
   std::string domain_check;    // ADD COLUMN of a domain: its constraints as one CHECK expression over the column
+  int subcommand = -1;         // ALTER TABLE: index of the subcommand this action belongs to
+  // Set on the actions of partitions / inheritance children that PostgreSQL reaches by recursion from
+  // the named table (same lock, their own rewrite / scan): the named table's action carries the finding.
+  std::string recursed_from;
 
   bool concurrently = false;
   bool not_valid = false;      // ADD CONSTRAINT ... NOT VALID

@@ -6,6 +6,7 @@
 // online form in PostgreSQL: the safe path is a copy kept in sync, then a swap.
 #include <string>
 
+#include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
 
@@ -29,14 +30,15 @@ std::string copy_and_swap(const std::string& t, const std::string& create_suffix
          "; COMMIT;";
 }
 
-Finding finding(const char* rule, const Statement& st, const Action& a, std::string message) {
+Finding finding(const char* rule, const Statement& st, const Effective& eff, std::string message) {
+  const Action& a = eff.action;
   Finding f;
   f.rule = rule;
   f.severity = Severity::Critical;
   f.relation = a.rel.name;
   f.lock = st.strongest_lock;
   f.message = std::move(message);
-  f.detail = text::facts(a, st.strongest_lock);
+  f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
   return f;
 }
 
@@ -58,25 +60,28 @@ void add_table_storage_rules(Rules& r) {
                "build a copy USING the new method, keep it in sync, and swap names in one short transaction"});
 }
 
-void check_table_storage(const Statement& st, const Action& a, Findings& out) {
+void check_table_storage(const Statement& st, const Action& named, Findings& out) {
+  if (!named.recursed_from.empty()) return;  // judged on the table the user named
+  const Effective eff = effective(st, named);
+  const Action& a = eff.action;
   if (!a.rewrite) return;
   const std::string& t = a.rel.name;
   switch (a.op) {
     case Op::SetLogged: {
-      Finding f = finding("rewrite-set-logged", st, a, "setting " + t + " LOGGED rewrites the whole table");
+      Finding f = finding("rewrite-set-logged", st, eff, "setting " + t + " LOGGED rewrites the whole table");
       f.detail += " Every row is also written to WAL.";
       f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "|");
       out.push_back(std::move(f));
       break;
     }
     case Op::SetUnlogged: {
-      Finding f = finding("rewrite-set-unlogged", st, a, "setting " + t + " UNLOGGED rewrites the whole table");
+      Finding f = finding("rewrite-set-unlogged", st, eff, "setting " + t + " UNLOGGED rewrites the whole table");
       f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "UNLOGGED |");
       out.push_back(std::move(f));
       break;
     }
     case Op::SetTablespace: {
-      Finding f = finding("rewrite-set-tablespace", st, a,
+      Finding f = finding("rewrite-set-tablespace", st, eff,
                           "moving " + t + " to tablespace " + a.new_name + " copies every block of the table");
       const std::string said = "; rewrites the table and rebuilds its indexes.";
       size_t pos = f.detail.find(said);
@@ -89,7 +94,7 @@ void check_table_storage(const Statement& st, const Action& a, Findings& out) {
       break;
     }
     case Op::SetAccessMethod: {
-      Finding f = finding("rewrite-set-access-method", st, a,
+      Finding f = finding("rewrite-set-access-method", st, eff,
                           "changing the access method of " + t + " to " + a.new_name + " rewrites the whole table");
       f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "| USING " + a.new_name);
       out.push_back(std::move(f));

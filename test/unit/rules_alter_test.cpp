@@ -339,3 +339,49 @@ TEST(AlterRules, DropColumnIsLeftToTheBreakingRules) {
   a.column = "legacy";
   for (const Finding& f : judge(statement({a}))) EXPECT_EQ(f.rule.rfind("breaking-", 0), 0u) << f.rule;
 }
+
+// --- partitions and inheritance children ----------------------------------------------------------
+
+TEST(AlterRules, PartitionsAreJudgedOnceOnTheNamedTableWithTheTreesRowsAndSize) {
+  Action parent = action(Op::AlterColumnType, "ledger");
+  parent.rel.kind = 'p';
+  parent.rel.rows = 300;  // ANALYZE on a partitioned table counts its partitions already
+  parent.rel.bytes = 0;
+  parent.subcommand = 0;
+  parent.column = "amount";
+  parent.old_type = "integer";
+  parent.new_type = "bigint";
+  std::vector<Action> actions{parent};
+  for (const char* name : {"ledger_1", "ledger_2"}) {
+    Action c = action(Op::AlterColumnType, name);
+    c.rel.rows = 150;
+    c.rel.bytes = 8192;
+    c.subcommand = 0;
+    c.recursed_from = "ledger";
+    c.rewrite = c.scan = true;
+    actions.push_back(c);
+  }
+  auto f = judge(statement(actions));
+  ASSERT_EQ(rules_of(f), std::vector<std::string>{"rewrite-column-type"});
+  EXPECT_EQ(f[0].relation, "ledger");
+  EXPECT_TRUE(contains(f[0].detail, "about 300 rows, 16 kB")) << f[0].detail;
+  EXPECT_TRUE(contains(f[0].detail, "2 partitions")) << f[0].detail;
+}
+
+TEST(AlterRules, SetNotNullOnPartitionsIsFlaggedWhenAnyPartitionScans) {
+  Action parent = action(Op::SetNotNull, "events");
+  parent.rel.kind = 'p';
+  parent.subcommand = 0;
+  parent.column = "kind";
+  Action proven = action(Op::SetNotNull, "events_1");
+  proven.subcommand = 0;
+  proven.recursed_from = "events";
+  proven.valid_not_null_check = true;
+  Action scanned = proven;
+  scanned.rel.name = "events_2";
+  scanned.valid_not_null_check = false;
+  scanned.scan = true;
+  EXPECT_EQ(rules_of(judge(statement({parent, proven, scanned}))),
+            std::vector<std::string>{"set-not-null-without-check"});
+  EXPECT_TRUE(judge(statement({parent, proven})).empty());
+}
