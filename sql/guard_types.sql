@@ -10,8 +10,8 @@ SET zdm.mode = warn;
 
 CREATE TABLE accounts (id int, name varchar(20), balance numeric(10,2), net cidr,
                        seen timestamp, seen_idx timestamp, seen_ny timestamp, label text, code text,
-                       qty int CONSTRAINT qty_positive CHECK (qty > 0));
-INSERT INTO accounts SELECT g, 'name ' || g, g, '10.0.0.0/8', '2020-01-01', '2020-01-01', '2020-01-01', 'l', 'c', g
+                       qty int CONSTRAINT qty_positive CHECK (qty > 0), cents int);
+INSERT INTO accounts SELECT g, 'name ' || g, g, '10.0.0.0/8', '2020-01-01', '2020-01-01', '2020-01-01', 'l', 'c', g, g * 100
   FROM generate_series(1, 300) g;
 CREATE INDEX accounts_seen_idx_idx ON accounts (seen_idx);
 CREATE INDEX accounts_code_idx ON accounts (code);
@@ -19,6 +19,9 @@ ANALYZE accounts;
 
 -- rewrite-column-type: integer -> bigint rewrites every row
 ALTER TABLE accounts ALTER COLUMN id TYPE bigint;
+
+-- with USING, the hint computes the new column from the user's expression
+ALTER TABLE accounts ALTER COLUMN cents TYPE numeric(12,2) USING cents / 100.0;
 
 -- strict mode rejects it before any lock; the column keeps its type
 SET zdm.mode = strict;

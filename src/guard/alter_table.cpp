@@ -95,6 +95,7 @@ struct TypeChange {
   int32 old_typmod, new_typmod;
   Oid old_collation, new_collation;
   AttrNumber attnum;
+  char* using_text;     // the USING expression, deparsed over the table's columns (nullptr without USING)
 };
 
 // tablecmds.c: ATPrepAlterColumnType, the part that decides the rewrite.
@@ -132,6 +133,8 @@ TypeChange prepare_type_change(Oid relid, AlterTableCmd* cmd) {
       addNSItemToQuery(pstate, nsitem, false, true, true);
       transform = transformExpr(pstate, static_cast<Node*>(copyObjectImpl(def->raw_default)),
                                 EXPR_KIND_ALTER_COL_TRANSFORM);
+      tc.using_text = deparse_expression(transform, deparse_context_for(RelationGetRelationName(rel), relid),
+                                         false, false);
     } else {
       transform = reinterpret_cast<Node*>(makeVar(1, tc.attnum, tc.old_type, tc.old_typmod, tc.old_collation, 0));
     }
@@ -340,8 +343,7 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
     a.rewrite = false;
     a.scan = false;
   }
-  auto* def = castNode(ColumnDef, cmd->def);
-  if (def->raw_default != nullptr) a.using_expr = "USING expression";
+  if (tc.using_text != nullptr) a.using_expr = tc.using_text;
 }
 
 char* deparse_over(Oid relid, Node* raw, ParseExprKind kind, const char** single_column);

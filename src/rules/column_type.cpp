@@ -9,6 +9,11 @@ namespace zdm::rules {
 
 namespace {
 
+std::string bare(const std::string& name) {
+  size_t dot = name.rfind('.');
+  return dot == std::string::npos ? name : name.substr(dot + 1);
+}
+
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + v[i];
@@ -50,15 +55,21 @@ void check_column_type(const Statement& st, const Action& named, std::vector<Fin
     f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
                 " rewrites the whole table";
     f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
+    // With USING, the new column is computed from the user's expression; the trigger evaluates it over
+    // the new row (a one-row subquery gives the expression the table's column names).
+    std::string value = a.using_expr.empty() ? c : "(" + a.using_expr + ")";
+    std::string from_new = a.using_expr.empty()
+                               ? "NEW." + c
+                               : "(SELECT " + value + " FROM (SELECT NEW.*) AS " + bare(t) + ")";
     f.hint =
         "Expand and contract instead:\n"
         "ALTER TABLE " + t + " ADD COLUMN " + n + " " + a.new_type + ";\n"
         "-- keep it in sync while old code still writes " + c + ":\n"
-        "CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW." + n + " := NEW." + c +
+        "CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW." + n + " := " + from_new +
         "; RETURN NEW; END $$;\n"
         "CREATE TRIGGER " + fn + " BEFORE INSERT OR UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n"
-        "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + c) + ", " +
-        text::literal(n + " IS DISTINCT FROM " + c) + ");\n"
+        "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + value) + ", " +
+        text::literal(n + " IS DISTINCT FROM " + value) + ");\n"
         "-- switch reads to " + n + ", then contract:\n"
         "BEGIN; ALTER TABLE " + t + " DROP COLUMN " + c + "; ALTER TABLE " + t + " RENAME COLUMN " + n + " TO " + c +
         "; DROP FUNCTION " + fn + "() CASCADE; COMMIT;";
