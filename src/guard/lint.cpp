@@ -1,0 +1,381 @@
+// Reading a whole SQL text: statements, their lines, and what each earlier statement did. Shared by
+// zdm.analyze() and zdm.lint() (sql_functions.cpp); zdm.lint()'s walk is here too.
+#include "guard/lint.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "guard/analyze_internal.hpp"
+#include "guard/catalog.hpp"
+#include "pg/boundary.hpp"
+#include "rules/overrides.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_inherits.h"
+#include "parser/parser.h"
+#include "utils/resowner.h"
+}
+
+namespace zdm::guard::script {
+
+namespace {
+
+// The scanner's whitespace (scan.l: space [ \t\n\r\f\v]).
+bool sql_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Skips whitespace and comments ("--" to the end of the line, "/* */" nested, as scan.l reads them).
+size_t skip_space_and_comments(const std::string& s, size_t pos) {
+  while (pos < s.size()) {
+    if (sql_space(s[pos])) {
+      pos++;
+    } else if (s.compare(pos, 2, "--") == 0) {
+      while (pos < s.size() && s[pos] != '\n') pos++;
+    } else if (s.compare(pos, 2, "/*") == 0) {
+      int depth = 1;
+      pos += 2;
+      while (pos < s.size() && depth > 0) {
+        if (s.compare(pos, 2, "/*") == 0) {
+          depth++;
+          pos += 2;
+        } else if (s.compare(pos, 2, "*/") == 0) {
+          depth--;
+          pos += 2;
+        } else {
+          pos++;
+        }
+      }
+    } else {
+      break;
+    }
+  }
+  return pos;
+}
+
+// After a statement's ';': a comment on the same line belongs to that statement ("ALTER ...; --
+// zdm:allow rule"). Returns where the statement's own text ends.
+size_t trailing_comment_end(const std::string& s, size_t after_semicolon) {
+  size_t pos = after_semicolon;
+  while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r')) pos++;
+  if (s.compare(pos, 2, "--") == 0) {
+    while (pos < s.size() && s[pos] != '\n') pos++;
+    return pos;
+  }
+  if (s.compare(pos, 2, "/*") == 0) {
+    size_t end = pos + 2;
+    for (int depth = 1; end < s.size() && depth > 0;) {
+      if (s.compare(end, 2, "/*") == 0) {
+        depth++;
+        end += 2;
+      } else if (s.compare(end, 2, "*/") == 0) {
+        depth--;
+        end += 2;
+      } else {
+        end++;
+      }
+    }
+    // Only when the comment is all that follows on the line.
+    size_t rest = end;
+    while (rest < s.size() && (s[rest] == ' ' || s[rest] == '\t' || s[rest] == '\r')) rest++;
+    if (rest >= s.size() || s[rest] == '\n') return end;
+  }
+  return after_semicolon;
+}
+
+bool optimizable(Node* node) {
+  switch (nodeTag(node)) {
+    case T_SelectStmt:
+      return castNode(SelectStmt, node)->intoClause == nullptr;  // SELECT INTO is CREATE TABLE AS
+    case T_InsertStmt:
+    case T_UpdateStmt:
+    case T_DeleteStmt:
+    case T_MergeStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string lower(const char* s) {
+  std::string out(s ? s : "");
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string key_of(const RangeVar* rv) {
+  std::string name = lower(rv->relname);
+  return rv->schemaname ? lower(rv->schemaname) + "." + name : name;
+}
+
+}  // namespace
+
+std::vector<ParsedStatement> parse(const std::string& sql) {
+  const char* source = sql.c_str();
+  List* raw = nullptr;
+  try {
+    raw = pg::call([&] { return raw_parser(source, RAW_PARSE_DEFAULT); });
+  } catch (const pg::PgError& e) {
+    // raw_parser's positions count from the start of `sql`, not of the query that called us.
+    ErrorData* edata = e.data();
+    if (edata->cursorpos > 0 && edata->internalquery == nullptr) {
+      edata->internalpos = edata->cursorpos;
+      edata->cursorpos = 0;
+      edata->internalquery = pg::call([&] { return pstrdup(source); });
+    }
+    throw;
+  }
+
+  std::vector<ParsedStatement> out;
+  out.reserve(static_cast<size_t>(list_length(raw)));
+  size_t line_pos = 0;  // lines counted incrementally: statements come in text order
+  int line = 1;
+  size_t own_end = 0;   // where the previous statement's own text ended
+  ListCell* lc;
+  foreach (lc, raw) {
+    auto* rs = lfirst_node(RawStmt, lc);
+    ParsedStatement st;
+    st.number = static_cast<int>(out.size()) + 1;
+    st.node = rs->stmt;
+    st.optimizable = optimizable(rs->stmt);
+    size_t location = rs->stmt_location < 0 ? 0 : static_cast<size_t>(rs->stmt_location);
+    size_t body_end = rs->stmt_len > 0 ? location + static_cast<size_t>(rs->stmt_len) : sql.size();
+    if (body_end > sql.size()) body_end = sql.size();
+    size_t begin = std::max(own_end, location);
+    size_t first_token = skip_space_and_comments(sql, location);
+    for (; line_pos < first_token && line_pos < sql.size(); line_pos++)
+      if (sql[line_pos] == '\n') line++;
+    st.line = line;
+    size_t end = body_end;
+    if (body_end < sql.size() && sql[body_end] == ';') end = trailing_comment_end(sql, body_end + 1);
+    if (begin > body_end) begin = body_end;
+    st.text = sql.substr(begin, end - begin);
+    own_end = end;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void annotate(ErrorData* edata, const std::string& sql, const char* function, const ParsedStatement& st) {
+  if (edata->cursorpos > 0 && edata->internalquery == nullptr) {
+    edata->internalpos = edata->cursorpos;
+    edata->cursorpos = 0;
+    const char* source = sql.c_str();
+    edata->internalquery = pg::call([&] { return pstrdup(source); });
+  }
+  std::string line = std::string(function) + ", statement " + std::to_string(st.number) + " at line " +
+                     std::to_string(st.line);
+  const char* previous = edata->context;
+  if (previous != nullptr && previous[0] != '\0') line = std::string(previous) + "\n" + line;
+  const char* l = line.c_str();
+  edata->context = pg::call([&] { return pstrdup(l); });
+}
+
+void State::created(const RangeVar* rv) {
+  if (rv == nullptr || rv->relname == nullptr) return;
+  std::string key = key_of(rv);
+  auto& names = context_.created_in_text;
+  if (std::find(names.begin(), names.end(), key) == names.end()) names.push_back(std::move(key));
+}
+
+void State::hold(const std::string& relation) {
+  if (!context_.in_transaction_block) return;  // outside a block the lock ends with the statement
+  if (std::find(held_.begin(), held_.end(), relation) == held_.end()) held_.push_back(relation);
+}
+
+void State::end_block(bool rollback) {
+  // A rolled-back block created nothing.
+  if (rollback && created_at_begin_ <= context_.created_in_text.size())
+    context_.created_in_text.resize(created_at_begin_);
+  held_.clear();
+}
+
+void State::after(const ParsedStatement& st, const Statement* analysed) {
+  Node* node = st.node;
+  switch (nodeTag(node)) {
+    case T_TransactionStmt: {
+      auto* ts = castNode(TransactionStmt, node);
+      switch (ts->kind) {
+        case TRANS_STMT_BEGIN:
+        case TRANS_STMT_START:
+          if (!context_.in_transaction_block) created_at_begin_ = context_.created_in_text.size();
+          context_.in_transaction_block = true;
+          break;
+        case TRANS_STMT_COMMIT:
+        case TRANS_STMT_ROLLBACK:
+        case TRANS_STMT_PREPARE:
+          if (!context_.in_transaction_block) break;  // PostgreSQL warns: no transaction in progress
+          end_block(ts->kind == TRANS_STMT_ROLLBACK);
+          // COMMIT AND CHAIN / ROLLBACK AND CHAIN start the next block at once.
+          context_.in_transaction_block = ts->chain && ts->kind != TRANS_STMT_PREPARE;
+          created_at_begin_ = context_.created_in_text.size();
+          break;
+        default:
+          break;  // savepoints: what a ROLLBACK TO undoes is not tracked
+      }
+      return;
+    }
+    case T_CreateStmt:
+      created(castNode(CreateStmt, node)->relation);
+      break;
+    case T_CreateForeignTableStmt:
+      created(reinterpret_cast<CreateStmt*>(node)->relation);
+      break;
+    case T_CreateTableAsStmt: {
+      auto* ctas = castNode(CreateTableAsStmt, node);
+      if (ctas->into != nullptr) created(ctas->into->rel);
+      break;
+    }
+    case T_SelectStmt: {
+      auto* sel = castNode(SelectStmt, node);
+      if (sel->intoClause != nullptr) created(sel->intoClause->rel);
+      break;
+    }
+    case T_RenameStmt: {
+      // A table created in the text keeps being new under its new name.
+      auto* rs = castNode(RenameStmt, node);
+      if (rs->relation != nullptr && rs->subname == nullptr && rs->newname != nullptr &&
+          (rs->renameType == OBJECT_TABLE || rs->renameType == OBJECT_MATVIEW ||
+           rs->renameType == OBJECT_FOREIGN_TABLE)) {
+        const auto& names = context_.created_in_text;
+        std::string old_key = key_of(rs->relation);
+        std::string old_name = lower(rs->relation->relname);
+        if (std::find(names.begin(), names.end(), old_key) != names.end() ||
+            std::find(names.begin(), names.end(), old_name) != names.end()) {
+          RangeVar renamed = *rs->relation;
+          renamed.relname = rs->newname;
+          created(&renamed);
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (analysed == nullptr) return;
+  // As the hook's remember_access_exclusive: the lock is held until the block ends.
+  for (const Action& a : analysed->actions)
+    if (a.lock == LockMode::AccessExclusive && a.rel.exists && !a.rel.created_in_transaction) hold(a.rel.name);
+}
+
+std::vector<Action> lock_table_actions(LockStmt* stmt, const AnalysisContext& context) {
+  std::vector<Action> out;
+  ListCell* lc;
+  foreach (lc, stmt->relations) {
+    auto* rv = lfirst_node(RangeVar, lc);
+    Resolved r = resolve(rv, context);
+    Action a;
+    a.op = Op::Other;
+    a.command = "LOCK TABLE";
+    a.rel = r.facts;
+    a.lock = to_lock_mode(stmt->mode);
+    out.push_back(a);
+    if (r.oid == InvalidOid || !rv->inh) continue;
+    // lockcmds.c LockTableRecurse: every inheritance child / partition in the same mode.
+    Oid parent = r.oid;
+    List* children = pg::call([&] { return find_all_inheritors(parent, NoLock, nullptr); });
+    ListCell* cc;
+    foreach (cc, children) {
+      Oid child = lfirst_oid(cc);
+      if (child == parent) continue;
+      Resolved rc = resolve_oid(child);
+      if (rc.oid == InvalidOid) continue;
+      Action c = a;
+      c.rel = rc.facts;
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+bool must_propagate(const ErrorData* edata) {
+  int code = edata->sqlerrcode;
+  int error_class = ERRCODE_TO_CATEGORY(code);
+  return code == ERRCODE_QUERY_CANCELED || error_class == ERRCODE_TO_CATEGORY(ERRCODE_ADMIN_SHUTDOWN) ||
+         error_class == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+         error_class == ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED) ||
+         error_class == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR) || edata->elevel > ERROR;
+}
+
+namespace {
+
+// Analyses one statement in an internal subtransaction (as hook.cpp judge_and_report does): an error
+// about the statement (an unknown type, a column created by an earlier statement that never ran) is
+// rolled back and reported as a NOTICE, and the statement is skipped.
+bool analyse_isolated(const ParsedStatement& st, const State& state, Statement& out, std::vector<Action>& locked) {
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
+  pg::call([] { BeginInternalSubTransaction(nullptr); });
+  ErrorData* error = nullptr;
+  std::exception_ptr other;
+  try {
+    out = analyze(st.node, st.text, state.context());
+    if (IsA(st.node, LockStmt)) locked = lock_table_actions(castNode(LockStmt, st.node), state.context());
+  } catch (const pg::PgError& e) {
+    error = e.data();
+  } catch (...) {
+    other = std::current_exception();
+  }
+  if (error == nullptr && other == nullptr) {
+    pg::call([] { ReleaseCurrentSubTransaction(); });
+  } else {
+    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
+  }
+  MemoryContextSwitchTo(caller_context);
+  CurrentResourceOwner = caller_owner;
+  if (other != nullptr) std::rethrow_exception(other);
+  if (error == nullptr) return true;
+  if (must_propagate(error)) throw pg::PgError(error);
+  std::string msg = "zdm.lint: statement " + std::to_string(st.number) + " at line " + std::to_string(st.line) +
+                    " not judged: " + (error->message ? error->message : "error");
+  const char* m = msg.c_str();
+  const char* detail = error->detail;
+  pg::call([&] {
+    ereport(NOTICE, (errmsg_internal("%s", m), detail ? errdetail_internal("%s", detail) : 0));
+  });
+  return false;
+}
+
+}  // namespace
+
+std::vector<LintRow> lint(const std::string& sql) {
+  std::vector<ParsedStatement> statements = parse(sql);
+  JudgeOptions options;
+  options.ignore_below_bytes = ignore_below_bytes();
+  State state;
+  std::vector<LintRow> rows;
+  for (const ParsedStatement& st : statements) {
+    pg::call([] { CHECK_FOR_INTERRUPTS(); });
+    // Plain SELECT / INSERT / UPDATE / DELETE / MERGE take no lock that blocks readers; the guard
+    // judges utility statements only, and so does lint.
+    if (st.optimizable) {
+      state.after(st, nullptr);
+      continue;
+    }
+    Statement analysed;
+    std::vector<Action> locked;
+    bool ok = analyse_isolated(st, state, analysed, locked);
+    if (!ok) {
+      state.after(st, nullptr);
+      continue;
+    }
+    analysed.number = st.number;
+    analysed.line = st.line;
+    analysed.held_access_exclusive = state.held_access_exclusive();
+    std::vector<Finding> findings = judge(analysed, options);
+    std::vector<std::string> allowed = inline_allows(st.text);
+    for (Finding& f : findings) {
+      if (std::find(allowed.begin(), allowed.end(), f.rule) != allowed.end()) continue;
+      rows.push_back({st.number, st.line, std::move(f)});
+    }
+    state.after(st, &analysed);
+    for (const Action& a : locked)
+      if (a.lock == LockMode::AccessExclusive && a.rel.exists && !a.rel.created_in_transaction) state.hold(a.rel.name);
+  }
+  return rows;
+}
+
+}  // namespace zdm::guard::script
