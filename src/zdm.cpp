@@ -1,6 +1,7 @@
 // _PG_init: define settings and install hooks, nothing else. Each room owns its settings and hooks
 // and exposes one init function.
 #include "guard/guard.hpp"
+#include "lockwait/lockwait.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -15,5 +16,6 @@ void _PG_init(void);
 
 void _PG_init(void) {
   zdm::guard::init();
+  zdm::lockwait::init();
   MarkGUCPrefixReserved("zdm");
 }

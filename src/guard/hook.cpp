@@ -12,6 +12,7 @@
 
 #include "guard/guard.hpp"
 #include "guard/hook.hpp"
+#include "lockwait/lockwait.hpp"
 #include "pg/boundary.hpp"
 
 extern "C" {
@@ -105,15 +106,24 @@ void judge_for_hook(PlannedStmt* pstmt, const char* query) {
 void zdm_process_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree,
                          ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
                          DestReceiver* dest, QueryCompletion* qc) {
+  lockwait::set_hook_statement(true);
   if (should_judge(pstmt->utilityStmt, context)) judge_for_hook(pstmt, query);
+  lockwait::set_hook_statement(false);
+
+  // Lock-safe DDL: a statement that needs a strong lock on an existing relation runs through the
+  // retry loop (bounded lock waits, retries in subtransactions). The plan is plain data: nothing
+  // with a destructor lives in this frame, which standard_ProcessUtility may leave by longjmp.
+  lockwait::Plan plan;
+  bool lock_safe = lockwait::plan_statement(pstmt->utilityStmt, context, &plan);
+  ProcessUtility_hook_type next = prev_process_utility ? prev_process_utility : standard_ProcessUtility;
 
   hook_depth++;
   PG_TRY();
   {
-    if (prev_process_utility)
-      prev_process_utility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+    if (lock_safe)
+      lockwait::run(plan, next, pstmt, query, context, params, query_env, dest, qc);
     else
-      standard_ProcessUtility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+      next(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
   }
   PG_FINALLY();
   { hook_depth--; }
@@ -179,6 +189,7 @@ void judge_and_report(Node* parsetree, const std::string& text) {
   if (!analysed) return;
 
   statement.held_access_exclusive = held_access_exclusive();
+  lockwait::fill_session_facts(parsetree, statement);
   JudgeOptions options;
   options.ignore_below_bytes = ignore_below_bytes();
   std::vector<Finding> findings = judge(statement, options);

@@ -154,6 +154,13 @@ struct Statement {
   bool in_transaction_block = false;
   // Relations this transaction already holds in ACCESS EXCLUSIVE mode from earlier statements.
   std::vector<std::string> held_access_exclusive;
+  // The session's lock_timeout, for rule missing-lock-timeout. Filled for live statements by the hook
+  // (lockwait::fill_session_facts); zdm.lint / zdm.analyze leave the defaults (nothing known).
+  bool strict_mode = false;                 // zdm.mode = strict when the statement runs
+  int session_lock_timeout_ms = -1;         // the session's lock_timeout; -1 unknown, 0 waits forever
+  bool lock_timeout_explicit_zero = false;  // lock_timeout is 0 because the session SET it so
+  int zdm_lock_timeout_ms = 0;              // zdm.lock_timeout; 0 when lock-safe DDL is off
+  bool lock_wait_bounded = false;           // lock-safe DDL bounds this statement's lock wait
 };
 
 enum class Severity { Warning, Critical };

@@ -1,0 +1,171 @@
+// Which statements lock-safe DDL applies to, decided from the guard's analysis (guard::analyze):
+// those that need a lock stronger than SHARE UPDATE EXCLUSIVE on an existing relation.
+#include <cstring>
+#include <string>
+
+#include "guard/guard.hpp"
+#include "lockwait/lockwait.hpp"
+#include "lockwait/settings.hpp"
+#include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/resowner.h"
+#include "utils/varlena.h"
+#include "utils/regproc.h"
+#include "storage/proc.h"
+}
+
+namespace zdm::lockwait {
+
+namespace {
+
+bool hook_statement = false;
+
+// Node types whose analysis can name a strong lock (the guard's list).
+bool candidate(Node* node) {
+  switch (nodeTag(node)) {
+    case T_AlterTableStmt:
+    case T_AlterTableMoveAllStmt:
+    case T_IndexStmt:
+    case T_ReindexStmt:
+    case T_ClusterStmt:
+    case T_RefreshMatViewStmt:
+    case T_TruncateStmt:
+    case T_DropStmt:
+    case T_RenameStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterEnumStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool has_true_option(List* params, const char* name) {
+  ListCell* lc;
+  foreach (lc, params) {
+    DefElem* opt = lfirst_node(DefElem, lc);
+    if (strcmp(opt->defname, name) == 0) return defGetBoolean(opt);
+  }
+  return false;
+}
+
+// Statements that call PreventInTransactionBlock or commit internally (vacuum.c, indexcmds.c,
+// cluster.c, tablecmds.c: ATExecDetachPartition): they can run neither in the subtransaction an
+// attempt needs nor under a lock_timeout that lasts only while they run (their first internal commit
+// would end it). Lock-safe DDL leaves them alone; docs/lockwait.md says how to bound them by hand.
+bool runs_outside_transaction(Node* node) {
+  switch (nodeTag(node)) {
+    case T_VacuumStmt:
+      return true;
+    case T_IndexStmt:
+      return castNode(IndexStmt, node)->concurrent;
+    case T_ReindexStmt: {
+      auto* stmt = castNode(ReindexStmt, node);
+      return stmt->kind == REINDEX_OBJECT_SCHEMA || stmt->kind == REINDEX_OBJECT_SYSTEM ||
+             stmt->kind == REINDEX_OBJECT_DATABASE || has_true_option(stmt->params, "concurrently");
+    }
+    case T_ClusterStmt:
+      return castNode(ClusterStmt, node)->relation == nullptr;
+    case T_AlterTableStmt: {
+      ListCell* lc;
+      foreach (lc, castNode(AlterTableStmt, node)->cmds) {
+        auto* cmd = lfirst_node(AlterTableCmd, lc);
+        if ((cmd->subtype == AT_DetachPartition || cmd->subtype == AT_DetachPartitionFinalize) &&
+            cmd->def != nullptr && IsA(cmd->def, PartitionCmd) && castNode(PartitionCmd, cmd->def)->concurrent)
+          return true;
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+LOCKMODE pg_lock_mode(LockMode mode) { return static_cast<LOCKMODE>(static_cast<int>(mode)); }
+
+// guard::analyze in a subtransaction (as guard::judge_and_report does): an analysis error is
+// discarded and PostgreSQL reports its own when it runs the statement.
+void analyse_into(Node* parsetree, Plan* plan) {
+  guard::AnalysisContext context;
+  context.in_transaction_block = IsTransactionBlock();
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
+  pg::call([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(caller_context);
+  bool ok = false;
+  try {
+    Statement st = guard::analyze(parsetree, std::string(), context);
+    if (static_cast<int>(guard::strongest_lock(st)) > static_cast<int>(LockMode::ShareUpdateExclusive)) {
+      std::strncpy(plan->command, st.command.c_str(), sizeof(plan->command) - 1);
+      for (const Action& a : st.actions) {
+        if (!a.rel.exists || a.rel.created_in_transaction) continue;
+        if (static_cast<int>(a.lock) <= static_cast<int>(LockMode::ShareUpdateExclusive)) continue;
+        if (plan->relations == Plan::kMaxRelations) break;
+        const char* qualified = a.rel.qualified.empty() ? a.rel.name.c_str() : a.rel.qualified.c_str();
+        Oid relid = pg::call([&] {
+          return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)), NoLock, true);
+        });
+        if (!OidIsValid(relid)) continue;
+        if (plan->relations == 0) std::strncpy(plan->relation, a.rel.name.c_str(), sizeof(plan->relation) - 1);
+        plan->relids[plan->relations] = relid;
+        plan->modes[plan->relations] = pg_lock_mode(a.lock);
+        plan->relations++;
+      }
+    }
+    ok = true;
+  } catch (const pg::PgError& e) {
+    elog(DEBUG1, "zdm: lock-safe DDL does not apply, statement not analysed: %s", e.what());
+  }
+  if (ok)
+    pg::call([] { ReleaseCurrentSubTransaction(); });
+  else
+    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
+  MemoryContextSwitchTo(caller_context);
+  CurrentResourceOwner = caller_owner;
+  if (!ok) plan->relations = 0;
+}
+
+// Where the session's lock_timeout came from (guc.c keeps it in config_generic.source).
+GucSource lock_timeout_source() {
+  static struct config_generic* lock_timeout_guc = nullptr;
+  if (lock_timeout_guc == nullptr) {
+    struct config_generic** vars = get_guc_variables();
+    int n = GetNumConfigOptions();
+    for (int i = 0; i < n; i++)
+      if (strcmp(vars[i]->name, "lock_timeout") == 0) lock_timeout_guc = vars[i];
+  }
+  return lock_timeout_guc ? lock_timeout_guc->source : PGC_S_DEFAULT;
+}
+
+}  // namespace
+
+void set_hook_statement(bool through_hook) { hook_statement = through_hook; }
+
+bool plan_statement(Node* parsetree, ProcessUtilityContext context, Plan* plan) {
+  *plan = Plan{};
+  if (setting_lock_timeout_ms() <= 0) return false;
+  if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // part of a statement already planned
+  if (creating_extension) return false;
+  if (!IsTransactionState() || IsAbortedTransactionBlockState()) return false;
+  if (!candidate(parsetree) || runs_outside_transaction(parsetree)) return false;
+  pg::guarded([&] { analyse_into(parsetree, plan); });
+  return plan->relations > 0;
+}
+
+void fill_session_facts(Node* parsetree, Statement& statement) {
+  statement.strict_mode = guard::mode() == guard::Mode::Strict;
+  statement.session_lock_timeout_ms = LockTimeout;
+  statement.lock_timeout_explicit_zero = LockTimeout == 0 && lock_timeout_source() >= PGC_S_INTERACTIVE;
+  statement.zdm_lock_timeout_ms = setting_lock_timeout_ms();
+  statement.lock_wait_bounded = hook_statement && setting_lock_timeout_ms() > 0 &&
+                                !runs_outside_transaction(parsetree);
+}
+
+}  // namespace zdm::lockwait

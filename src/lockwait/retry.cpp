@@ -1,0 +1,240 @@
+// The retry loop of lock-safe DDL.
+//
+// Written in PostgreSQL's own C style on purpose: the statement runs in this frame, PostgreSQL leaves
+// it by longjmp, so no C++ object with a destructor may be alive here. Each attempt follows PL/pgSQL's
+// exception block (pl_exec.c: exec_stmt_block): BeginInternalSubTransaction, run, and on error
+// CopyErrorData, FlushErrorState, RollbackAndReleaseCurrentSubTransaction and restore the memory
+// context and resource owner. A failed attempt so leaves nothing behind, and the locks taken by
+// earlier statements of the transaction stay held. The bounded lock_timeout is set at a GUC nest level
+// of its own (as a function's SET clause is, fmgr.c: fmgr_security_definer) and so ends with the
+// attempt, whatever its outcome.
+#include "lockwait/lockwait.hpp"
+#include "lockwait/pure/backoff.hpp"
+#include "lockwait/settings.hpp"
+
+extern "C" {
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "common/pg_prng.h"
+#include "lib/stringinfo.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/sinvaladt.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+namespace zdm::lockwait {
+
+namespace {
+
+// Longest part of a blocker's query shown in messages.
+constexpr int kQueryChars = 200;
+
+const char* state_name(BackendState state) {
+  switch (state) {
+    case STATE_IDLE: return "idle";
+    case STATE_RUNNING: return "active";
+    case STATE_IDLEINTRANSACTION: return "idle in transaction";
+    case STATE_FASTPATH: return "fastpath function call";
+    case STATE_IDLEINTRANSACTION_ABORTED: return "idle in transaction (aborted)";
+    case STATE_DISABLED: return "disabled";
+    default: return "unknown state";
+  }
+}
+
+// One line per blocker: "pid 123 (idle in transaction, application_name reader): SELECT ...".
+// The query is shown under pg_stat_activity's rule (the same role or pg_read_all_stats).
+void describe_backend(StringInfo out, int pid, bool* idle_in_transaction) {
+  appendStringInfo(out, "pid %d", pid);
+  int n = pgstat_fetch_stat_numbackends();
+  for (int i = 1; i <= n; i++) {
+    LocalPgBackendStatus* local = pgstat_fetch_stat_local_beentry(i);
+    if (local == nullptr || local->backendStatus.st_procpid != pid) continue;
+    PgBackendStatus* be = &local->backendStatus;
+    if (be->st_state == STATE_IDLEINTRANSACTION || be->st_state == STATE_IDLEINTRANSACTION_ABORTED)
+      *idle_in_transaction = true;
+    appendStringInfo(out, " (%s", state_name(be->st_state));
+    if (be->st_appname != nullptr && be->st_appname[0] != '\0')
+      appendStringInfo(out, ", application_name %s", be->st_appname);
+    appendStringInfoChar(out, ')');
+    if (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) || has_privs_of_role(GetUserId(), be->st_userid)) {
+      char* query = pgstat_clip_activity(be->st_activity_raw);
+      if (query != nullptr && query[0] != '\0') {
+        appendStringInfoString(out, ": ");
+        int shown = 0;
+        for (const char* p = query; *p != '\0'; p++) {
+          if (shown == kQueryChars) {
+            appendStringInfoString(out, "...");
+            break;
+          }
+          appendStringInfoChar(out, (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p);
+          // count characters, not bytes, for multibyte text
+          if ((static_cast<unsigned char>(*p) & 0xC0) != 0x80) shown++;
+        }
+      }
+    } else {
+      appendStringInfoString(out, ": <insufficient privilege>");
+    }
+    return;
+  }
+}
+
+// The sessions that hold a lock conflicting with the one the statement needs, one per line.
+// Taken after the failed attempt was rolled back: by then this backend no longer waits, so
+// pg_blocking_pids(pg_backend_pid()) would be empty; the holders of conflicting locks on the
+// statement's relations (lock.c: GetLockConflicts, as WaitForLockers uses it) are the same sessions.
+void describe_blockers(const Plan& plan, StringInfo out, bool* idle_in_transaction, bool* prepared) {
+  int pids[64];
+  int npids = 0;
+  TransactionId xids[16];
+  int nxids = 0;
+  for (int r = 0; r < plan.relations; r++) {
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, plan.relids[r]);
+    VirtualTransactionId* vxids = GetLockConflicts(&tag, plan.modes[r], nullptr);
+    for (; VirtualTransactionIdIsValid(*vxids); vxids++) {
+      // A prepared transaction keeps the virtual xid of the session that prepared it (twophase.c:
+      // MarkAsPreparingGuts), so look for it first: that session may be us, or gone.
+      bool more = false;
+      TransactionId xid = TwoPhaseGetXidByVirtualXID(*vxids, &more);
+      if (TransactionIdIsValid(xid)) {
+        bool known = false;
+        for (int i = 0; i < nxids; i++) known = known || xids[i] == xid;
+        if (!known && nxids < 16) xids[nxids++] = xid;
+        continue;
+      }
+      PGPROC* proc = BackendIdGetProc(vxids->backendId);
+      if (proc == nullptr || proc->pid == 0 || proc == MyProc) continue;
+      bool known = false;
+      for (int i = 0; i < npids; i++) known = known || pids[i] == proc->pid;
+      if (!known && npids < 64) pids[npids++] = proc->pid;
+    }
+  }
+  pgstat_clear_backend_activity_snapshot();  // fresh states, not those cached earlier in the transaction
+  for (int i = 0; i < npids; i++) {
+    if (out->len > 0) appendStringInfoChar(out, '\n');
+    appendStringInfoString(out, "Blocked by ");
+    describe_backend(out, pids[i], idle_in_transaction);
+  }
+  for (int i = 0; i < nxids; i++) {
+    if (out->len > 0) appendStringInfoChar(out, '\n');
+    appendStringInfo(out, "Blocked by prepared transaction %u (see pg_prepared_xacts)", xids[i]);
+    *prepared = true;
+  }
+  if (npids == 0 && nxids == 0) appendStringInfoString(out, "No session holds a conflicting lock any more.");
+}
+
+// The pause between attempts: WaitLatch so that a cancel or terminate is served at once.
+void pause_ms(int64 ms) {
+  TimestampTz end = GetCurrentTimestamp() + ms * 1000;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+    if (left <= 0) break;
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+  }
+}
+
+// Runs the statement once in a subtransaction with the bounded lock_timeout. Returns nullptr on
+// success, or the error of a lock timeout (in the caller's memory context); any other error is
+// re-thrown.
+ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char* query,
+                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
+                   DestReceiver* dest, QueryCompletion* qc, int timeout_ms) {
+  MemoryContext volatile caller_context = CurrentMemoryContext;
+  ResourceOwner volatile caller_owner = CurrentResourceOwner;
+  ErrorData* volatile error = nullptr;
+
+  BeginInternalSubTransaction(nullptr);
+  MemoryContextSwitchTo(caller_context);
+  PG_TRY();
+  {
+    int nest_level = NewGUCNestLevel();
+    if (timeout_ms > 0) {
+      char value[32];
+      snprintf(value, sizeof(value), "%d", timeout_ms);
+      (void)set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                              false);
+    }
+    // read_only_tree = true: standard_ProcessUtility then works on a copy, so that a retry gets the
+    // parse tree as it was (utility commands may scribble on theirs).
+    next(pstmt, query, true, context, params, query_env, dest, qc);
+    AtEOXact_GUC(true, nest_level);
+    ReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(caller_context);
+    error = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();  // also unwinds the GUC nest level
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+  }
+  PG_END_TRY();
+
+  if (error != nullptr && error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) ReThrowError(error);
+  return error;
+}
+
+}  // namespace
+
+void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, const char* query,
+         ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
+         DestReceiver* dest, QueryCompletion* qc) {
+  int timeout_ms = effective_lock_timeout_ms(setting_lock_timeout_ms(), LockTimeout);
+  int shown_timeout_ms = timeout_ms > 0 ? timeout_ms : LockTimeout;
+  int retries = setting_lock_retries();
+
+  for (int retry = 0;; retry++) {
+    ErrorData* error = attempt(next, pstmt, query, context, params, query_env, dest, qc, timeout_ms);
+    if (error == nullptr) return;
+
+    StringInfoData blockers;
+    initStringInfo(&blockers);
+    bool idle_in_transaction = false;
+    bool prepared = false;
+    describe_blockers(plan, &blockers, &idle_in_transaction, &prepared);
+
+    if (retry >= retries) {
+      ereport(ERROR,
+              (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+               errmsg("%s could not lock %s within zdm.lock_timeout (%d ms) in %d attempt%s", plan.command,
+                      plan.relation, shown_timeout_ms, retry + 1, retry == 0 ? "" : "s"),
+               errdetail_internal("%s", blockers.data),
+               idle_in_transaction
+                   ? errhint("End the idle transaction that holds the lock (pg_terminate_backend(pid)), "
+                             "or run the statement at a quieter time; zdm.lock_retries and "
+                             "zdm.lock_retry_delay allow more and longer attempts.")
+               : prepared
+                   ? errhint("Finish the prepared transaction (COMMIT PREPARED or ROLLBACK PREPARED with its "
+                             "gid from pg_prepared_xacts), then run the statement again.")
+                   : errhint("Run the statement at a quieter time, or wait for the blocking statement to "
+                             "finish; zdm.lock_retries and zdm.lock_retry_delay allow more and longer "
+                             "attempts.")));
+    }
+    FreeErrorData(error);
+
+    if (IsTransactionBlock())
+      appendStringInfoString(&blockers, "\nLocks taken by earlier statements of this transaction are held "
+                                        "while it waits.");
+    ereport(NOTICE, (errmsg("%s timed out waiting %d ms for a lock on %s, retry %d of %d", plan.command,
+                            shown_timeout_ms, plan.relation, retry + 1, retries),
+                     errdetail_internal("%s", blockers.data)));
+    pfree(blockers.data);
+    pause_ms(retry_delay_ms(retry + 1, setting_lock_retry_delay_ms(), pg_prng_double(&pg_global_prng_state)));
+  }
+}
+
+}  // namespace zdm::lockwait
