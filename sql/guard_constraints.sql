@@ -102,6 +102,25 @@ ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (200) TO (300);
 SET zdm.mode = warn;
 \set VERBOSITY default
 
+-- attaching a partitioned table: each of its partitions not proven by its own CHECK is scanned
+\set VERBOSITY terse
+CREATE TABLE events_4 (id int, kind text) PARTITION BY LIST (kind);
+CREATE TABLE events_4a PARTITION OF events_4 FOR VALUES IN ('a');
+CREATE TABLE events_4b PARTITION OF events_4 FOR VALUES IN ('b');
+INSERT INTO events_4 SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END FROM generate_series(300, 399) g;
+ALTER TABLE events_4a ADD CONSTRAINT events_4a_bound CHECK (id IS NOT NULL AND id >= 300 AND id < 400) NOT VALID;
+ALTER TABLE events_4a VALIDATE CONSTRAINT events_4a_bound;
+ALTER TABLE events_other ADD CONSTRAINT events_other_bound2 CHECK (id IS NULL OR id < 300 OR id >= 400) NOT VALID;
+ALTER TABLE events_other VALIDATE CONSTRAINT events_other_bound2;
+SET zdm.mode = strict;
+ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES FROM (300) TO (400);
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE events_4b ADD CONSTRAINT events_4b_bound CHECK (id IS NOT NULL AND id >= 300 AND id < 400) NOT VALID;
+ALTER TABLE events_4b VALIDATE CONSTRAINT events_4b_bound;
+ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES FROM (300) TO (400);   -- all proven: no scan
+SET zdm.mode = warn;
+\set VERBOSITY default
+
 -- SET NOT NULL on a partitioned table scans each partition not proven by its own valid CHECK
 \set VERBOSITY terse
 ALTER TABLE events_1 ADD CONSTRAINT events_1_kind CHECK (kind IS NOT NULL) NOT VALID;

@@ -47,6 +47,14 @@ ALTER TABLE accounts ALTER COLUMN code TYPE text COLLATE "POSIX" -- zdm:allow re
 ;
 SET zdm.mode = warn;
 
+-- an index behind a constraint cannot be dropped on its own: the hint takes the new-column path
+CREATE TABLE codes (code text CONSTRAINT codes_code_key UNIQUE);
+INSERT INTO codes SELECT 'c' || g FROM generate_series(1, 300) g;
+ANALYZE codes;
+\set VERBOSITY default
+ALTER TABLE codes ALTER COLUMN code TYPE text COLLATE "C";
+\set VERBOSITY terse
+
 -- timestamp -> timestamptz depends on TimeZone: in UTC no rewrite (only the index is rebuilt) ...
 SET TimeZone = 'UTC';
 ALTER TABLE accounts ALTER COLUMN seen_idx TYPE timestamptz;

@@ -15,6 +15,7 @@ extern "C" {
 #include "access/sysattr.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/heap.h"
 #include "catalog/index.h"
 #include "catalog/partition.h"
@@ -331,7 +332,10 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
     foreach (lc, indexes) {
       Oid indexoid = lfirst_oid(lc);
       a.rebuilt_indexes.push_back(relation_name(indexoid));
-      const char* def = pg::call([&] { return pg_get_indexdef_string(indexoid); });
+      // An index behind a constraint cannot be dropped on its own: no definition to rebuild it from.
+      const char* def = pg::call([&]() -> const char* {
+        return OidIsValid(get_index_constraint(indexoid)) ? "" : pg_get_indexdef_string(indexoid);
+      });
       a.rebuilt_index_defs.push_back(def);
     }
     checks_on_column(target.oid, tc.attnum, a);
@@ -799,7 +803,32 @@ struct PartitionProof {
   Oid default_part;     // the parent's default partition, if any (it gets re-checked)
   bool default_implied;
   char* default_constraint;  // the default partition's new constraint, deparsed over its columns
+  List* below;               // a partitioned table being attached: every relation below it ...
+  List* below_scanned;       // ... and (int list) whether it is scanned
 };
+
+// tablecmds.c QueuePartitionConstraintValidation: a partitioned table whose constraints do not prove
+// the bound passes the question down to each partition (locked ACCESS EXCLUSIVE, as ATExecAttachPartition
+// locks every inheritor), and a plain partition that cannot prove it is scanned. Call inside pg::call.
+void validate_below(Relation rel, List* constraint, bool proven_above, List** oids, List** scanned) {
+  PartitionDesc desc = RelationGetPartitionDesc(rel, true);
+  for (int i = 0; i < desc->nparts; i++) {
+    Oid child = desc->oids[i];
+    Relation c = open_if_free(child);
+    bool proven = proven_above;
+    if (c == nullptr) {
+      *oids = lappend_oid(*oids, child);
+      *scanned = lappend_int(*scanned, !proven);
+      continue;
+    }
+    List* mapped = map_partition_varattnos(constraint, 1, c, rel);
+    if (!proven) proven = PartConstraintImpliedByRelConstraint(c, mapped);
+    *oids = lappend_oid(*oids, child);
+    *scanned = lappend_int(*scanned, !proven && RELKIND_HAS_STORAGE(c->rd_rel->relkind));
+    if (c->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) validate_below(c, mapped, proven, oids, scanned);
+    close_read(c);
+  }
+}
 
 // tablecmds.c ATExecAttachPartition / QueuePartitionConstraintValidation: the partition is scanned
 // unless PartConstraintImpliedByRelConstraint proves the bound (and the parent's own partition
@@ -829,6 +858,8 @@ PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw
       constraint = reinterpret_cast<List*>(canonicalize_qual(reinterpret_cast<Expr*>(constraint), true));
       constraint = map_partition_varattnos(constraint, 1, part, parent);
       p.implied = PartConstraintImpliedByRelConstraint(part, constraint);
+      if (part->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+        validate_below(part, constraint, p.implied, &p.below, &p.below_scanned);
       p.constraint = deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(constraint)),
                                         deparse_context_for(RelationGetRelationName(part), partid), false, false);
     }
@@ -875,6 +906,17 @@ void fill_attach_partition(const Resolved& target, AlterTableCmd* cmd, Action& p
   if (p.bound) a.partition_bound = p.bound;
   a.scan = !a.partition_constraint_implied && RELKIND_HAS_STORAGE(part.facts.kind);
   out.actions.push_back(a);
+  for (int i = 0; i < list_length(p.below); i++) {
+    Action b;
+    b.op = Op::AttachPartition;
+    b.command = "ALTER TABLE";
+    b.rel = resolve_oid(list_nth_oid(p.below, i)).facts;
+    b.lock = LockMode::AccessExclusive;
+    b.parent = part.facts.name;
+    b.recursed_from = part.facts.name;
+    b.scan = list_nth_int(p.below_scanned, i) != 0;
+    out.actions.push_back(std::move(b));
+  }
   if (p.ok && OidIsValid(p.default_part)) {
     Action d;
     d.op = Op::AttachPartition;
@@ -890,6 +932,23 @@ void fill_attach_partition(const Resolved& target, AlterTableCmd* cmd, Action& p
     d.scan = !p.default_implied && RELKIND_HAS_STORAGE(d.rel.kind);
     out.actions.push_back(std::move(d));
   }
+}
+
+// DETACH PARTITION locks the partition too (tablecmds.c ATExecDetachPartition): ACCESS EXCLUSIVE, or
+// SHARE UPDATE EXCLUSIVE with CONCURRENTLY. Nothing is scanned.
+void fill_detach_partition(AlterTableCmd* cmd, Action& parent_action, const AnalysisContext& context,
+                           Statement& out) {
+  auto* pc = castNode(PartitionCmd, cmd->def);
+  Resolved part = resolve(pc->name, context);
+  parent_action.new_name = part.facts.name;
+  Action a;
+  a.op = Op::DetachPartition;
+  a.command = "ALTER TABLE";
+  a.rel = part.facts;
+  a.lock = pc->concurrent ? LockMode::ShareUpdateExclusive : LockMode::AccessExclusive;
+  a.parent = parent_action.rel.name;
+  a.concurrently = pc->concurrent;
+  out.actions.push_back(std::move(a));
 }
 
 struct StorageFacts {
@@ -1041,6 +1100,7 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
         case Op::AddConstraint: fill_add_constraint(target, cmd, a, context, extra); break;
         case Op::ValidateConstraint: fill_validate_constraint(target, cmd, a, context, extra); break;
         case Op::AttachPartition: fill_attach_partition(target, cmd, a, context, extra); break;
+        case Op::DetachPartition: fill_detach_partition(cmd, a, context, extra); break;
         case Op::SetLogged:
         case Op::SetUnlogged:
         case Op::SetTablespace:

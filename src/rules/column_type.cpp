@@ -20,6 +20,32 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+// The expand/contract recipe: a new column of the new type, a trigger, a batched backfill, the swap.
+std::string expand_contract(const Action& a) {
+  const std::string& t = a.rel.name;
+  const std::string& c = a.column;
+  std::string n = text::derive(c, "_new");
+  std::string fn = text::derive(text::derive(bare(t), "_"), c + "_sync");
+  // With USING, the new column is computed from the user's expression; the trigger evaluates it over
+  // the new row (a one-row subquery gives the expression the table's column names).
+  std::string value = a.using_expr.empty() ? c : "(" + a.using_expr + ")";
+  std::string from_new = a.using_expr.empty()
+                             ? "NEW." + c
+                             : "(SELECT " + value + " FROM (SELECT NEW.*) AS " + bare(t) + ")";
+  return
+      "Expand and contract instead:\n"
+      "ALTER TABLE " + t + " ADD COLUMN " + n + " " + a.new_type + ";\n"
+      "-- keep it in sync while old code still writes " + c + ":\n"
+      "CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW." + n + " := " + from_new +
+      "; RETURN NEW; END $$;\n"
+      "CREATE TRIGGER " + fn + " BEFORE INSERT OR UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n"
+      "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + value) + ", " +
+      text::literal(n + " IS DISTINCT FROM " + value) + ");\n"
+      "-- switch reads to " + n + ", then contract:\n"
+      "BEGIN; ALTER TABLE " + t + " DROP COLUMN " + c + "; ALTER TABLE " + t + " RENAME COLUMN " + n + " TO " + c +
+      "; DROP FUNCTION " + fn + "() CASCADE; COMMIT;";
+}
+
 }  // namespace
 
 void add_column_type_rules(Rules& r) {
@@ -55,24 +81,7 @@ void check_column_type(const Statement& st, const Action& named, std::vector<Fin
     f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
                 " rewrites the whole table";
     f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
-    // With USING, the new column is computed from the user's expression; the trigger evaluates it over
-    // the new row (a one-row subquery gives the expression the table's column names).
-    std::string value = a.using_expr.empty() ? c : "(" + a.using_expr + ")";
-    std::string from_new = a.using_expr.empty()
-                               ? "NEW." + c
-                               : "(SELECT " + value + " FROM (SELECT NEW.*) AS " + bare(t) + ")";
-    f.hint =
-        "Expand and contract instead:\n"
-        "ALTER TABLE " + t + " ADD COLUMN " + n + " " + a.new_type + ";\n"
-        "-- keep it in sync while old code still writes " + c + ":\n"
-        "CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW." + n + " := " + from_new +
-        "; RETURN NEW; END $$;\n"
-        "CREATE TRIGGER " + fn + " BEFORE INSERT OR UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n"
-        "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + value) + ", " +
-        text::literal(n + " IS DISTINCT FROM " + value) + ");\n"
-        "-- switch reads to " + n + ", then contract:\n"
-        "BEGIN; ALTER TABLE " + t + " DROP COLUMN " + c + "; ALTER TABLE " + t + " RENAME COLUMN " + n + " TO " + c +
-        "; DROP FUNCTION " + fn + "() CASCADE; COMMIT;";
+    f.hint = expand_contract(a);
     out.push_back(std::move(f));
     return;
   }
@@ -86,18 +95,26 @@ void check_column_type(const Statement& st, const Action& named, std::vector<Fin
                 " rebuilds index" + (a.rebuilt_indexes.size() > 1 ? "es " : " ") + join(a.rebuilt_indexes);
     f.detail = text::facts(a, st.strongest_lock) + children_note(eff) + " The table is not rewritten, but the index" +
                (a.rebuilt_indexes.size() > 1 ? "es are" : " is") + " rebuilt while the lock is held.";
+    bool constraint_index = false;
+    for (const std::string& d : a.rebuilt_index_defs) constraint_index = constraint_index || d.empty();
+    if (constraint_index) {
+      // An index behind a PRIMARY KEY / UNIQUE / EXCLUDE constraint cannot be dropped on its own.
+      f.hint = expand_contract(a);
+      out.push_back(std::move(f));
+      return;
+    }
     // Drop the index concurrently, change the type (now a catalog change), build it again concurrently.
     f.hint = "Rebuild the index outside the lock instead:\n";
     for (const std::string& idx : a.rebuilt_indexes) f.hint += "DROP INDEX CONCURRENTLY " + idx + ";\n";
     f.hint += "ALTER TABLE " + t + " ALTER COLUMN " + c + " TYPE " + a.new_type + ";\n";
     for (size_t i = 0; i < a.rebuilt_indexes.size(); i++) {
-      std::string def = i < a.rebuilt_index_defs.size() ? a.rebuilt_index_defs[i] : "CREATE INDEX " + a.rebuilt_indexes[i] + " ON " + t + " (" + c + ")";
+      std::string def = i < a.rebuilt_index_defs.size() ? a.rebuilt_index_defs[i]
+                                                        : "CREATE INDEX " + a.rebuilt_indexes[i] + " ON " + t + " (" + c + ")";
       size_t pos = def.find(" INDEX ");
       if (pos != std::string::npos) def.insert(pos + 7, "CONCURRENTLY ");
       f.hint += def + ";\n";
     }
-    f.hint += "-- queries run without the index in between; for an index behind a constraint, change the type "
-              "through a new column instead (rewrite-column-type).";
+    f.hint += "-- queries run without the index in between.";
     out.push_back(std::move(f));
     return;
   }

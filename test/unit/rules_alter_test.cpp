@@ -385,3 +385,17 @@ TEST(AlterRules, SetNotNullOnPartitionsIsFlaggedWhenAnyPartitionScans) {
             std::vector<std::string>{"set-not-null-without-check"});
   EXPECT_TRUE(judge(statement({parent, proven})).empty());
 }
+
+TEST(ColumnType, IndexBehindAConstraintGetsTheNewColumnPath) {
+  Action a = action(Op::AlterColumnType);
+  a.column = "code";
+  a.old_type = "text";
+  a.new_type = "text COLLATE \"C\"";
+  a.scan = true;
+  a.rebuilt_indexes = {"orders_code_key"};
+  a.rebuilt_index_defs = {""};  // backs a UNIQUE constraint: cannot be dropped on its own
+  auto f = judge(statement({a}));
+  ASSERT_EQ(rules_of(f), std::vector<std::string>{"rebuild-index-column-type"});
+  EXPECT_FALSE(contains(f[0].hint, "DROP INDEX"));
+  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders ADD COLUMN code_new text COLLATE \"C\";"));
+}
