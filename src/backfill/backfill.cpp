@@ -1,0 +1,881 @@
+// Batched backfills: CALL zdm.backfill(...) in the calling session and zdm.backfill_start(...) in a
+// background worker, both running the same job loop (run_job). Each batch is one transaction that
+// updates a keyset range and the job's progress row together, so a job resumes exactly where it
+// stopped. Mirrors plpgsql's transaction control (pl_exec.c: exec_stmt_commit → SPI_commit) and
+// plpython's subtransactions (plpy_subxactobject.c) for retrying a batch after a lock timeout.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backfill/backfill.hpp"
+#include "backfill/pure/batch_size.hpp"
+#include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_class_d.h"
+#include "catalog/pg_type_d.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(zdm_backfill);
+PG_FUNCTION_INFO_V1(zdm_backfill_start);
+PG_FUNCTION_INFO_V1(zdm_backfill_pause);
+PG_FUNCTION_INFO_V1(zdm_backfill_resume);
+PG_FUNCTION_INFO_V1(zdm_backfill_cancel);
+PGDLLEXPORT void zdm_backfill_worker_main(Datum arg);
+}
+
+namespace zdm::backfill {
+namespace {
+
+// Advisory lock space of "one job per table": ('zdm' << 8, relation oid), session-level so that it
+// survives the job's own commits.
+constexpr uint32 kLockSpace = 0x7A646D00;
+
+struct Options {
+  int64 batch_size = 1000;
+  bool adaptive = true;
+  int target_batch_ms = 100;
+  int min_batch_size = 100;
+  int max_batch_size = 100000;
+  int sleep_ms = 0;
+  int max_replica_lag_ms = -1;  // -1: do not watch replicas
+  int lock_timeout_ms = 1000;
+  int lock_retries = 5;
+  std::optional<std::string> name;
+};
+
+using Value = std::optional<std::string>;
+using Row = std::vector<Value>;
+
+// ---- SPI, always through pg::call ----------------------------------------------------------------
+
+// Runs `sql` with text parameters ($n::type casts in the SQL), returns the rows as text.
+std::vector<Row> query(const std::string& sql, const std::vector<Value>& params, int64* processed = nullptr) {
+  int n = static_cast<int>(params.size());
+  std::vector<Oid> types(n, TEXTOID);
+  std::vector<Datum> values(n);
+  std::vector<char> nulls(n, ' ');
+  for (int i = 0; i < n; ++i) {
+    if (params[i]) {
+      const std::string& s = *params[i];
+      values[i] = pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+    } else {
+      nulls[i] = 'n';
+    }
+  }
+  const char* text = sql.c_str();
+  Oid* t = types.data();
+  Datum* v = values.data();
+  const char* nl = nulls.data();
+  int rc = pg::call([&] { return SPI_execute_with_args(text, n, t, v, nl, false, 0); });
+  if (rc < 0) throw std::runtime_error("SPI_execute_with_args failed: " + sql);
+  uint64 count = SPI_processed;
+  if (processed) *processed = static_cast<int64>(count);
+  std::vector<Row> rows;
+  SPITupleTable* table = SPI_tuptable;
+  if (table != nullptr) {
+    int ncols = table->tupdesc->natts;
+    for (uint64 r = 0; r < count; ++r) {
+      Row row;
+      for (int c = 1; c <= ncols; ++c) {
+        char* s = pg::call([&] { return SPI_getvalue(table->vals[r], table->tupdesc, c); });
+        row.push_back(s ? Value(std::string(s)) : Value());
+      }
+      rows.push_back(std::move(row));
+    }
+    pg::call([&] { SPI_freetuptable(table); });
+  }
+  return rows;
+}
+
+Value scalar(const std::string& sql, const std::vector<Value>& params) {
+  auto rows = query(sql, params);
+  if (rows.empty() || rows[0].empty()) return std::nullopt;
+  return rows[0][0];
+}
+
+std::string quote_ident(const std::string& s) {
+  const char* q = pg::call([&] { return quote_identifier(s.c_str()); });
+  return q;
+}
+
+std::string num(int64 v) { return std::to_string(v); }
+
+// The relation's schema-qualified, quoted name, looked up again by OID (after every commit).
+std::optional<std::string> relation_name(Oid relid) {
+  char* rel = pg::call([&] { return get_rel_name(relid); });
+  if (rel == nullptr) return std::nullopt;
+  Oid nsp = pg::call([&] { return get_rel_namespace(relid); });
+  char* nspname = pg::call([&] { return get_namespace_name(nsp); });
+  char* q = pg::call([&] { return quote_qualified_identifier(nspname, rel); });
+  return std::string(q);
+}
+
+// ---- one job per table ---------------------------------------------------------------------------
+
+// The table whose backfill lock this process holds (InvalidOid: none), so that every exit path can
+// release exactly what it took.
+Oid held_lock = InvalidOid;
+
+bool try_lock_table(Oid relid) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockSpace, relid, 2);
+  LockAcquireResult r = pg::call([&] { return LockAcquire(&tag, ExclusiveLock, true, true); });
+  if (r == LOCKACQUIRE_NOT_AVAIL) return false;
+  held_lock = relid;
+  return true;
+}
+
+void unlock_table() {
+  if (held_lock == InvalidOid) return;
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockSpace, held_lock, 2);
+  held_lock = InvalidOid;
+  pg::call([&] { LockRelease(&tag, ExclusiveLock, true); });
+}
+
+// Whether some live process runs a backfill of the table (holds its lock).
+bool table_busy(Oid relid) {
+  if (held_lock == relid) return true;
+  if (!try_lock_table(relid)) return true;
+  unlock_table();
+  return false;
+}
+
+// ---- validation ----------------------------------------------------------------------------------
+
+int64 interval_ms(Datum d) {
+  Interval* iv = DatumGetIntervalP(d);
+  return iv->time / 1000 + (static_cast<int64>(iv->day) + static_cast<int64>(iv->month) * 30) * 86400000LL;
+}
+
+struct Key {
+  bool ctid = true;
+  std::string column;  // quoted
+  std::string type;    // format_type
+};
+
+// The walk key: the primary key, else a unique, valid, non-partial btree index on one NOT NULL column.
+Key find_key(Oid relid) {
+  auto rows = query(
+      "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) "
+      "  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam "
+      "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+      " WHERE i.indrelid = $1::oid AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1 "
+      "   AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attnotnull AND am.amname = 'btree' "
+      " ORDER BY i.indisprimary DESC, i.indexrelid LIMIT 1",
+      {num(relid)});
+  Key key;
+  if (!rows.empty()) {
+    key.ctid = false;
+    key.column = quote_ident(*rows[0][0]);
+    key.type = *rows[0][1];
+  }
+  return key;
+}
+
+// Parses `UPDATE rel SET <set> WHERE <where>` and requires exactly one plain UpdateStmt: that rejects
+// a clause that is not an expression, and one that smuggles a second statement or a FROM/RETURNING.
+// Returns the target column names of the SET clause.
+std::vector<std::string> check_clauses(const std::string& rel, const std::string& set_clause,
+                                       const std::string& where_clause) {
+  std::string sql = "UPDATE " + rel + " SET\n" + set_clause + "\nWHERE (\n" + where_clause + "\n)";
+  const char* text = sql.c_str();
+  List* parsed = nullptr;
+  try {
+    parsed = pg::call([&] { return raw_parser(text, RAW_PARSE_DEFAULT); });
+  } catch (const pg::PgError& e) {
+    throw UserError(sqlstate::kSyntaxError, "invalid set or where clause for zdm.backfill",
+                    std::string("The clauses must form one statement: UPDATE ") + rel + " SET <set_clause> WHERE (<where_clause>): " + e.what() + ".",
+                    "Pass one expression list as set_clause, e.g. 'region = ''us''', and one boolean expression as where_clause, e.g. 'region IS NULL'.");
+  }
+  auto bad = [&](const std::string& why) {
+    return UserError(sqlstate::kSyntaxError, "invalid set or where clause for zdm.backfill", why,
+                     "Pass one expression list as set_clause, e.g. 'region = ''us''', and one boolean expression as where_clause, e.g. 'region IS NULL'.");
+  };
+  if (parsed == nullptr || list_length(parsed) != 1) throw bad("The clauses form more than one statement.");
+  RawStmt* raw = static_cast<RawStmt*>(linitial(parsed));
+  if (!IsA(raw->stmt, UpdateStmt)) throw bad("The clauses do not form an UPDATE.");
+  UpdateStmt* upd = reinterpret_cast<UpdateStmt*>(raw->stmt);
+  if (upd->fromClause != NIL || upd->returningList != NIL || upd->withClause != nullptr)
+    throw bad("The clauses may not add FROM, RETURNING or WITH to the UPDATE.");
+  std::vector<std::string> targets;
+  ListCell* lc;
+  foreach (lc, upd->targetList) {
+    ResTarget* rt = static_cast<ResTarget*>(lfirst(lc));
+    if (rt->name) targets.emplace_back(rt->name);
+  }
+  return targets;
+}
+
+// The batch statements, built from plain values after every commit.
+struct Statements {
+  std::string boundary;  // keyset: the next boundary ($1 last, $2 upper, $3 offset)
+  std::string update;    // $1 lower (exclusive; NULL on the first batch), $2 upper (inclusive)
+};
+
+Statements statements(const std::string& rel, const Key& key, const std::string& set_clause,
+                      const std::string& where_clause) {
+  Statements s;
+  std::string user = "SET\n" + set_clause + "\nWHERE (\n" + where_clause + "\n)";
+  if (key.ctid) {
+    s.update = "UPDATE ONLY " + rel + " " + user +
+               " AND ctid >= format('(%s,0)', $1::text)::tid AND ctid < format('(%s,0)', $2::text)::tid";
+  } else {
+    const std::string& k = key.column;
+    const std::string& t = key.type;
+    s.boundary = "SELECT " + k + "::text FROM ONLY " + rel + " WHERE ($1::text IS NULL OR " + k + " > $1::text::" + t +
+                 ") AND " + k + " <= $2::text::" + t + " ORDER BY " + k + " OFFSET $3::bigint LIMIT 1";
+    s.update = "UPDATE ONLY " + rel + " " + user + " AND ($1::text IS NULL OR " + k + " > $1::text::" + t + ") AND " +
+               k + " <= $2::text::" + t;
+  }
+  return s;
+}
+
+Options read_options(FunctionCallInfo fcinfo) {
+  for (int i = 0; i < 12; ++i) {
+    if (i == 9) continue;  // max_replica_lag: NULL means "do not watch"
+    if (PG_ARGISNULL(i)) {
+      static const char* names[] = {"relation", "set_clause", "where_clause", "batch_size", "adaptive",
+                                    "target_batch_ms", "min_batch_size", "max_batch_size", "sleep_ms",
+                                    "max_replica_lag", "lock_timeout", "lock_retries"};
+      throw UserError(sqlstate::kNullValueNotAllowed, std::string("zdm.backfill: ") + names[i] + " must not be NULL");
+    }
+  }
+  Options o;
+  o.batch_size = PG_GETARG_INT32(3);
+  o.adaptive = PG_GETARG_BOOL(4);
+  o.target_batch_ms = PG_GETARG_INT32(5);
+  o.min_batch_size = PG_GETARG_INT32(6);
+  o.max_batch_size = PG_GETARG_INT32(7);
+  o.sleep_ms = PG_GETARG_INT32(8);
+  auto invalid = [](const std::string& m) { return UserError(sqlstate::kInvalidParameterValue, m); };
+  if (!PG_ARGISNULL(9)) {
+    int64 ms = interval_ms(PG_GETARG_DATUM(9));
+    if (ms < 0) throw invalid("zdm.backfill: max_replica_lag must not be negative");
+    o.max_replica_lag_ms = static_cast<int>(std::min<int64>(ms, INT_MAX));
+  }
+  int64 lt = interval_ms(PG_GETARG_DATUM(10));
+  o.lock_retries = PG_GETARG_INT32(11);
+  if (!PG_ARGISNULL(12)) {
+    char* n = text_to_cstring(PG_GETARG_TEXT_PP(12));
+    o.name = std::string(n);
+  }
+  if (o.batch_size <= 0) throw invalid("zdm.backfill: batch_size must be greater than zero");
+  if (o.min_batch_size <= 0) throw invalid("zdm.backfill: min_batch_size must be greater than zero");
+  if (o.max_batch_size < o.min_batch_size)
+    throw invalid("zdm.backfill: max_batch_size must be at least min_batch_size");
+  if (o.target_batch_ms <= 0) throw invalid("zdm.backfill: target_batch_ms must be greater than zero");
+  if (o.sleep_ms < 0) throw invalid("zdm.backfill: sleep_ms must not be negative");
+  if (lt < 0) throw invalid("zdm.backfill: lock_timeout must not be negative");
+  if (lt == 0) throw invalid("zdm.backfill: lock_timeout must be greater than zero");
+  if (o.lock_retries < 0) throw invalid("zdm.backfill: lock_retries must not be negative");
+  o.lock_timeout_ms = static_cast<int>(std::min<int64>(lt, INT_MAX));
+  return o;
+}
+
+// Checks everything before anything runs and inserts the job row. Must run inside SPI.
+int64 create_job(FunctionCallInfo fcinfo, const char* runner) {
+  Options o = read_options(fcinfo);
+  Oid relid = PG_GETARG_OID(0);
+  std::string set_clause = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  std::string where_clause = text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+  auto rel = relation_name(relid);
+  if (!rel) throw UserError(sqlstate::kUndefinedTable, "relation with OID " + num(relid) + " does not exist");
+  char kind = pg::call([&] { return get_rel_relkind(relid); });
+  if (kind == RELKIND_PARTITIONED_TABLE)
+    throw UserError(sqlstate::kFeatureNotSupported, "zdm.backfill does not walk partitioned table " + *rel,
+                    "Each partition holds its own rows and locks; a backfill runs on one partition at a time.",
+                    "Run one backfill per partition: SELECT format('CALL zdm.backfill(%L, ...)', inhrelid::regclass) "
+                    "FROM pg_inherits WHERE inhparent = '" + *rel + "'::regclass;");
+  if (kind != RELKIND_RELATION)
+    throw UserError(sqlstate::kWrongObjectType, "\"" + *rel + "\" is not a table",
+                    "zdm.backfill updates the rows of an ordinary table.");
+  AclResult acl = pg::call([&] { return pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE); });
+  if (acl != ACLCHECK_OK) pg::call([&] { aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid)); });
+
+  auto targets = check_clauses(*rel, set_clause, where_clause);
+  Key key = find_key(relid);
+  if (!key.ctid) {
+    for (const auto& t : targets)
+      if (quote_ident(t) == key.column)
+        throw UserError(sqlstate::kFeatureNotSupported, "zdm.backfill cannot change the key column " + key.column,
+                        "The job walks " + *rel + " by " + key.column + "; rows whose key changes would be missed or updated twice.");
+  }
+  // Parse analysis of the real statement: unknown columns, wrong types, a non-boolean where clause.
+  Statements s = statements(*rel, key, set_clause, where_clause);
+  {
+    const char* text = s.update.c_str();
+    Oid types[2] = {TEXTOID, TEXTOID};
+    pg::call([&] { SPI_freeplan(SPI_prepare(text, 2, types)); });
+  }
+  if (!try_lock_table(relid)) {
+    auto other = scalar("SELECT id::text FROM zdm.backfill_jobs WHERE relid = $1::oid AND state IN ('running', 'waiting for replica') ORDER BY id DESC LIMIT 1",
+                        {num(relid)});
+    throw UserError(sqlstate::kObjectInUse, "a backfill of " + *rel + " is already running",
+                    other ? "Job " + *other + " holds the table's backfill lock." : "Another session holds the table's backfill lock.",
+                    "Wait for it (SELECT * FROM zdm.backfill_status), or stop it: SELECT zdm.backfill_cancel(" + other.value_or("<job id>") + ");");
+  }
+  // A job that stopped without finishing (paused, or its session died) is resumed or cancelled, not
+  // started over beside itself.
+  auto unfinished = query("SELECT id::text, state FROM zdm.backfill_jobs WHERE relid = $1::oid "
+                          "AND state IN ('running', 'waiting for replica', 'paused') ORDER BY id LIMIT 1",
+                          {num(relid)});
+  if (!unfinished.empty()) {
+    std::string jid = *unfinished[0][0];
+    throw UserError(sqlstate::kObjectInUse, "backfill job " + jid + " of " + *rel + " is unfinished",
+                    "Its state is " + unfinished[0][1].value_or("?") + " and no session is running it.",
+                    "Resume it: SELECT zdm.backfill_resume(" + jid + "); or drop it: SELECT zdm.backfill_cancel(" + jid + ");");
+  }
+
+  // The fixed bounds of the walk.
+  Value lower, upper;
+  if (key.ctid) {
+    lower = "0";
+    upper = scalar("SELECT (pg_relation_size($1::oid) / current_setting('block_size')::bigint)::text", {num(relid)});
+  } else {
+    lower = scalar("SELECT min(" + key.column + ")::text FROM ONLY " + *rel, {});
+    upper = scalar("SELECT max(" + key.column + ")::text FROM ONLY " + *rel, {});
+  }
+  auto id = scalar(
+      "INSERT INTO zdm.backfill_jobs (name, relid, relation, set_clause, where_clause, key_column, key_type, "
+      " lower_bound, upper_bound, batch_size, adaptive, target_batch_ms, min_batch_size, max_batch_size, sleep_ms, "
+      " max_replica_lag_ms, lock_timeout_ms, lock_retries, runner, state, current_batch_size, pid) "
+      "VALUES ($1, $2::oid, $3, $4, $5, $6, $7, $8, $9, $10::int, $11::bool, $12::int, $13::int, $14::int, $15::int, "
+      " $16::int, $17::int, $18::int, $19, 'running', $10::int, $20::int) RETURNING id::text",
+      {o.name, num(relid), *rel, set_clause, where_clause, key.ctid ? Value() : Value(key.column),
+       key.ctid ? Value() : Value(key.type), lower, upper, num(o.batch_size), o.adaptive ? "true" : "false",
+       num(o.target_batch_ms), num(o.min_batch_size), num(o.max_batch_size), num(o.sleep_ms),
+       o.max_replica_lag_ms < 0 ? Value() : Value(num(o.max_replica_lag_ms)), num(o.lock_timeout_ms),
+       num(o.lock_retries), std::string(runner), num(MyProcPid)});
+  return std::stoll(*id);
+}
+
+// ---- the job loop --------------------------------------------------------------------------------
+
+struct Job {
+  int64 id = 0;
+  Oid relid = InvalidOid;
+  std::string set_clause, where_clause;
+  Key key;
+  Value lower, upper, last;
+  Options o;
+  int64 rows_done = 0, batches = 0, current = 0;
+};
+
+Job load_job(int64 id) {
+  auto rows = query(
+      "SELECT relid::text, set_clause, where_clause, key_column, key_type, lower_bound, upper_bound, last_key, "
+      " batch_size::text, adaptive::text, target_batch_ms::text, min_batch_size::text, max_batch_size::text, "
+      " sleep_ms::text, max_replica_lag_ms::text, lock_timeout_ms::text, lock_retries::text, rows_done::text, "
+      " batches::text, current_batch_size::text "
+      " FROM zdm.backfill_jobs WHERE id = $1::bigint",
+      {num(id)});
+  if (rows.empty()) throw UserError(sqlstate::kUndefinedObject, "backfill job " + num(id) + " does not exist");
+  Row& r = rows[0];
+  Job j;
+  j.id = id;
+  j.relid = static_cast<Oid>(std::stoul(*r[0]));
+  j.set_clause = *r[1];
+  j.where_clause = *r[2];
+  j.key.ctid = !r[3].has_value();
+  if (!j.key.ctid) {
+    j.key.column = *r[3];
+    j.key.type = *r[4];
+  }
+  j.lower = r[5];
+  j.upper = r[6];
+  j.last = r[7];
+  j.o.batch_size = std::stoll(*r[8]);
+  j.o.adaptive = *r[9] == "true";
+  j.o.target_batch_ms = std::stoi(*r[10]);
+  j.o.min_batch_size = std::stoi(*r[11]);
+  j.o.max_batch_size = std::stoi(*r[12]);
+  j.o.sleep_ms = std::stoi(*r[13]);
+  j.o.max_replica_lag_ms = r[14] ? std::stoi(*r[14]) : -1;
+  j.o.lock_timeout_ms = std::stoi(*r[15]);
+  j.o.lock_retries = std::stoi(*r[16]);
+  j.rows_done = std::stoll(*r[17]);
+  j.batches = std::stoll(*r[18]);
+  j.current = r[19] ? std::stoll(*r[19]) : j.o.batch_size;
+  return j;
+}
+
+void sleep_ms(int64 ms) {
+  if (ms <= 0) return;
+  pg::call([&] {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  });
+}
+
+void commit() { pg::call([] { SPI_commit(); }); }
+
+bool is_retryable(int code) {
+  return code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_T_R_DEADLOCK_DETECTED;
+}
+
+enum class Outcome { Done, Paused, Cancelled };
+
+// Result of one batch attempt inside a subtransaction.
+struct Attempt {
+  bool ok = false;
+  bool stopped = false;  // the job row is no longer running (paused or cancelled from outside)
+  std::string stopped_state;
+  int64 rows = 0;
+  Value hi;
+  bool last = false;
+  ErrorData* error = nullptr;
+};
+
+// One batch: lock the job row, find the boundary, UPDATE the range, write the progress — in one
+// subtransaction, so a lock timeout rolls back only this attempt (plpy_subxactobject.c).
+Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64 size) {
+  Attempt a;
+  MemoryContext oldcontext = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  pg::call([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(oldcontext);
+  try {
+    auto state = scalar("SELECT state FROM zdm.backfill_jobs WHERE id = $1::bigint FOR UPDATE", {num(j.id)});
+    if (!state || (*state != "running" && *state != "waiting for replica")) {
+      a.stopped = true;
+      a.stopped_state = state.value_or("cancelled");
+    } else {
+      if (j.key.ctid) {
+        int64 lo = j.last ? std::stoll(*j.last) : 0;
+        int64 up = std::stoll(*j.upper);
+        int64 hi = std::min(up, lo + std::max<int64>(1, size));
+        a.hi = num(hi);
+        a.last = hi >= up;
+        query(s.update, {num(lo), num(hi)}, &a.rows);
+      } else {
+        a.hi = scalar(s.boundary, {j.last, j.upper, num(size - 1)});
+        if (!a.hi) {
+          a.hi = j.upper;
+          a.last = true;
+        } else if (*a.hi == *j.upper) {
+          a.last = true;
+        }
+        query(s.update, {j.last, a.hi}, &a.rows);
+      }
+      query("UPDATE zdm.backfill_jobs SET last_key = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
+            " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), last_error = NULL "
+            " WHERE id = $1::bigint",
+            {num(j.id), a.hi, num(a.rows), num(size)});
+    }
+    pg::call([] { ReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+    a.ok = !a.stopped;
+  } catch (const pg::PgError& e) {
+    MemoryContextSwitchTo(oldcontext);
+    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+    a.error = e.data();
+  }
+  return a;
+}
+
+void set_lock_timeout(int ms) {
+  query("SELECT set_config('lock_timeout', $1, true)", {num(ms) + "ms"});
+}
+
+// Who holds a row lock in the range: the session whose transaction is the xmax of a row there.
+std::string blocker(const std::string& rel, const Job& j, const Value& lo, const Value& hi_bound) {
+  std::string range;
+  if (j.key.ctid)
+    range = "ctid >= format('(%s,0)', $1::text)::tid AND ctid < format('(%s,0)', $2::text)::tid";
+  else
+    range = "($1::text IS NULL OR " + j.key.column + " > $1::text::" + j.key.type + ") AND " + j.key.column +
+            " <= $2::text::" + j.key.type;
+  auto rows = query("SELECT a.pid::text, left(a.query, 200) FROM pg_stat_activity a WHERE a.backend_xid IN "
+                    "(SELECT xmax FROM ONLY " + rel + " WHERE " + range + " AND xmax <> '0'::xid) LIMIT 1",
+                    {lo, hi_bound});
+  if (rows.empty()) return "the blocking session is not visible";
+  return "blocked by pid " + rows[0][0].value_or("?") + ": " + rows[0][1].value_or("<query not visible>");
+}
+
+// The highest replay lag of any streaming replica, in ms (0 when none lags).
+int64 replica_lag_ms() {
+  auto v = scalar("SELECT coalesce(max((extract(epoch FROM replay_lag) * 1000)::bigint), 0)::text "
+                  "  FROM pg_stat_replication", {});
+  return v ? std::stoll(*v) : 0;
+}
+
+void report_activity(const Job& j, bool worker) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "zdm backfill job %lld: %lld rows in %lld batches, last key %s",
+           static_cast<long long>(j.id), static_cast<long long>(j.rows_done), static_cast<long long>(j.batches),
+           j.last ? j.last->c_str() : "-");
+  pg::call([&] { pgstat_report_activity(STATE_RUNNING, buf); });
+  (void)worker;
+}
+
+void fail_job(int64 id, const std::string& message) {
+  query("UPDATE zdm.backfill_jobs SET state = 'failed', last_error = $2, updated_at = clock_timestamp(), "
+        " finished_at = clock_timestamp() WHERE id = $1::bigint",
+        {num(id), message});
+  commit();
+}
+
+// Runs a job from its last committed batch to the end. Caller holds the table's backfill lock and an
+// SPI connection that is non-atomic. Returns how the job ended; a failure is recorded and thrown.
+Outcome run_job(int64 id, bool worker) {
+  Job j = load_job(id);
+  query("UPDATE zdm.backfill_jobs SET pid = $2::int, state = 'running', runner = $3, updated_at = clock_timestamp() "
+        "WHERE id = $1::bigint AND state IN ('running', 'waiting for replica', 'paused')",
+        {num(id), num(MyProcPid), worker ? "worker" : "call"});
+  commit();
+  SizingPolicy policy;
+  policy.min_size = j.o.min_batch_size;
+  policy.max_size = j.o.max_batch_size;
+  policy.target_ms = j.o.target_batch_ms;
+  int64 size = j.key.ctid ? j.current : clamp_batch_size(policy, j.current);
+  if (!j.o.adaptive) size = j.o.batch_size;
+  // ctid walks count blocks: turn the row size into blocks by the table's density at start.
+  int64 rows_per_block = 1;
+  if (j.key.ctid) {
+    auto d = scalar("SELECT CASE WHEN reltuples > 0 AND relpages > 0 THEN greatest(1, (reltuples / relpages)::bigint) ELSE 100 END::text FROM pg_class WHERE oid = $1::oid",
+                    {num(j.relid)});
+    rows_per_block = d ? std::max<int64>(1, std::stoll(*d)) : 1;
+  }
+  int attempts = 0;
+  auto last_notice = std::chrono::steady_clock::now();
+  bool done = !j.upper.has_value() || (j.last && j.upper && *j.last == *j.upper);
+  while (!done) {
+    pg::call([] { CHECK_FOR_INTERRUPTS(); });
+    auto rel = relation_name(j.relid);
+    if (!rel) {
+      fail_job(id, "relation with OID " + num(j.relid) + " was dropped");
+      throw UserError(sqlstate::kUndefinedTable, "backfill job " + num(id) + ": its table was dropped");
+    }
+    // Replica lag: wait, visibly, while any streaming replica replays further behind than allowed.
+    if (j.o.max_replica_lag_ms >= 0) {
+      bool waiting = false;
+      while (replica_lag_ms() > j.o.max_replica_lag_ms) {
+        if (!waiting) {
+          query("UPDATE zdm.backfill_jobs SET state = 'waiting for replica', updated_at = clock_timestamp() "
+                "WHERE id = $1::bigint AND state = 'running'", {num(id)});
+          commit();
+          waiting = true;
+        }
+        auto st = scalar("SELECT state FROM zdm.backfill_jobs WHERE id = $1::bigint", {num(id)});
+        commit();
+        if (!st || (*st != "waiting for replica" && *st != "running")) break;
+        sleep_ms(100);
+      }
+    }
+    Statements s = statements(*rel, j.key, j.set_clause, j.where_clause);
+    set_lock_timeout(j.o.lock_timeout_ms);
+    int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : size;
+    auto t0 = std::chrono::steady_clock::now();
+    Attempt a = attempt_batch(j, *rel, s, step);
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (a.stopped) {
+      commit();
+      return a.stopped_state == "paused" ? Outcome::Paused : Outcome::Cancelled;
+    }
+    if (!a.ok) {
+      int code = a.error->sqlerrcode;
+      std::string msg = a.error->message ? a.error->message : "error";
+      if (!is_retryable(code)) {
+        // The batch rolled back; record the failure (the progress row still says the last good batch).
+        ErrorData* e = a.error;
+        fail_job(id, msg);
+        throw pg::PgError(e);
+      }
+      ++attempts;
+      if (attempts <= j.o.lock_retries) {
+        sleep_ms(retry_backoff_ms(attempts, 10, 1000));
+        commit();
+        continue;
+      }
+      if (size > 1) {
+        // Keeps timing out: split the batch so the rows that are free get done, then retry the rest.
+        size = std::max<int64>(1, size / 2);
+        attempts = 0;
+        commit();
+        continue;
+      }
+      Value hi = j.key.ctid ? Value(num((j.last ? std::stoll(*j.last) : 0) + 1)) : j.upper;
+      std::string who = blocker(*rel, j, j.last, hi);
+      commit();
+      std::string m = "row lock not available after " + num(j.o.lock_retries) + " retries at batch size 1 (" + who + ")";
+      fail_job(id, m);
+      throw UserError(sqlstate::kLockNotAvailable, "backfill job " + num(id) + " could not lock a row of " + *rel,
+                      who + ".",
+                      "End that transaction, then resume: CALL zdm.backfill(...) again or SELECT zdm.backfill_resume(" + num(id) + ");");
+    }
+    attempts = 0;
+    j.last = a.hi;
+    j.rows_done += a.rows;
+    j.batches += 1;
+    done = a.last;
+    commit();
+    report_activity(j, worker);
+    if (j.o.adaptive) size = next_batch_size(policy, size, ms);
+    auto now = std::chrono::steady_clock::now();
+    if (!worker && std::chrono::duration<double>(now - last_notice).count() >= 10.0) {
+      last_notice = now;
+      long long rows = j.rows_done, b = j.batches;
+      const char* last = j.last ? j.last->c_str() : "-";
+      pg::call([&] { ereport(NOTICE, (errmsg("zdm backfill job %lld: %lld rows in %lld batches, last key %s", static_cast<long long>(id), rows, b, last))); });
+    }
+    if (!done) sleep_ms(j.o.sleep_ms);
+  }
+  query("UPDATE zdm.backfill_jobs SET state = 'done', finished_at = clock_timestamp(), updated_at = clock_timestamp(), "
+        " pid = NULL WHERE id = $1::bigint AND state IN ('running', 'waiting for replica')",
+        {num(id)});
+  commit();
+  return Outcome::Done;
+}
+
+const char* outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::Done: return "done";
+    case Outcome::Paused: return "paused";
+    case Outcome::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+}  // namespace
+
+namespace {
+
+// What a worker needs besides its job id.
+struct WorkerExtra {
+  Oid dbid;
+  Oid role;
+  TransactionId creator_xid;  // the worker waits until this transaction has ended
+};
+static_assert(sizeof(WorkerExtra) <= BGW_EXTRALEN);
+
+void launch_worker(int64 id, Oid role) {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "zdm");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "zdm_backfill_worker_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "zdm backfill job %lld", static_cast<long long>(id));
+  snprintf(w.bgw_type, BGW_MAXLEN, "zdm backfill");
+  w.bgw_main_arg = Int64GetDatum(id);
+  WorkerExtra extra{MyDatabaseId, role, InvalidTransactionId};
+  extra.creator_xid = pg::call([] { return GetTopTransactionId(); });
+  memcpy(w.bgw_extra, &extra, sizeof extra);
+  w.bgw_notify_pid = 0;
+  BackgroundWorkerHandle* handle = nullptr;
+  bool ok = pg::call([&] { return RegisterDynamicBackgroundWorker(&w, &handle); });
+  if (!ok)
+    throw UserError("53000", "could not start a background worker for backfill job " + num(id),
+                    "All background worker slots are in use.",
+                    "Raise max_worker_processes, or run the job in a session: CALL zdm.backfill(...);");
+}
+
+bool is_nonatomic_call(FunctionCallInfo fcinfo) {
+  return fcinfo->context != nullptr && IsA(fcinfo->context, CallContext) &&
+         !castNode(CallContext, fcinfo->context)->atomic;
+}
+
+// The state change of pause / resume / cancel, through row-level security: another role's job is
+// invisible unless the caller is a member of its owner or of pg_signal_backend.
+std::string current_state(int64 id) {
+  auto st = scalar("SELECT state FROM zdm.backfill_jobs WHERE id = $1::bigint", {num(id)});
+  if (!st)
+    throw UserError(sqlstate::kUndefinedObject, "backfill job " + num(id) + " does not exist",
+                    "Or it belongs to another role: only its owner, members of pg_signal_backend and superusers see it.");
+  return *st;
+}
+
+template <typename Fn>
+Datum with_spi(Fn&& fn) {
+  pg::call([] { SPI_connect(); });
+  Datum d = fn();
+  pg::call([] { SPI_finish(); });
+  return d;
+}
+
+Datum text_result(const std::string& s) {
+  return pg::call([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+}
+
+}  // namespace
+
+void init() {}
+
+}  // namespace zdm::backfill
+
+using namespace zdm;
+using namespace zdm::backfill;
+
+Datum zdm_backfill(PG_FUNCTION_ARGS) {
+  return pg::guarded([&]() -> Datum {
+    if (!is_nonatomic_call(fcinfo))
+      throw UserError(sqlstate::kActiveSqlTransaction, "zdm.backfill cannot run inside a transaction block",
+                      "It commits after every batch, which a procedure can only do when CALL is run at top level.",
+                      "Run CALL zdm.backfill(...) outside BEGIN ... COMMIT, or start it in the background: "
+                      "SELECT zdm.backfill_start(...);");
+    pg::call([] { SPI_connect_ext(SPI_OPT_NONATOMIC); });
+    try {
+      int64 id = create_job(fcinfo, "call");
+      commit();
+      Outcome o = run_job(id, false);
+      auto rows = scalar("SELECT rows_done || ' rows in ' || batches || ' batches' FROM zdm.backfill_jobs WHERE id = $1::bigint",
+                         {num(id)});
+      commit();
+      unlock_table();
+      std::string msg = "zdm backfill job " + num(id) + " " + outcome_name(o) + ": " + rows.value_or("");
+      const char* m = msg.c_str();
+      pg::call([&] { ereport(NOTICE, (errmsg_internal("%s", m))); });
+    } catch (...) {
+      unlock_table();
+      throw;
+    }
+    pg::call([] { SPI_finish(); });
+    PG_RETURN_VOID();
+  });
+}
+
+Datum zdm_backfill_start(PG_FUNCTION_ARGS) {
+  return pg::guarded([&]() -> Datum {
+    return with_spi([&]() -> Datum {
+      int64 id;
+      try {
+        id = create_job(fcinfo, "worker");
+        // The worker takes the table's lock itself once this transaction has committed.
+        unlock_table();
+      } catch (...) {
+        unlock_table();
+        throw;
+      }
+      launch_worker(id, GetUserId());
+      return Int64GetDatum(id);
+    });
+  });
+}
+
+Datum zdm_backfill_pause(PG_FUNCTION_ARGS) {
+  int64 id = PG_GETARG_INT64(0);
+  return pg::guarded([&]() -> Datum {
+    return with_spi([&]() -> Datum {
+      std::string st = current_state(id);
+      if (st != "running" && st != "waiting for replica")
+        throw UserError(sqlstate::kObjectInUse, "backfill job " + num(id) + " is " + st + ", not running");
+      query("UPDATE zdm.backfill_jobs SET state = 'paused', updated_at = clock_timestamp() WHERE id = $1::bigint", {num(id)});
+      return text_result("paused");
+    });
+  });
+}
+
+Datum zdm_backfill_cancel(PG_FUNCTION_ARGS) {
+  int64 id = PG_GETARG_INT64(0);
+  return pg::guarded([&]() -> Datum {
+    return with_spi([&]() -> Datum {
+      std::string st = current_state(id);
+      if (st == "done" || st == "cancelled")
+        throw UserError(sqlstate::kObjectInUse, "backfill job " + num(id) + " is already " + st);
+      query("UPDATE zdm.backfill_jobs SET state = 'cancelled', updated_at = clock_timestamp(), "
+            " finished_at = clock_timestamp() WHERE id = $1::bigint", {num(id)});
+      return text_result("cancelled");
+    });
+  });
+}
+
+Datum zdm_backfill_resume(PG_FUNCTION_ARGS) {
+  int64 id = PG_GETARG_INT64(0);
+  return pg::guarded([&]() -> Datum {
+    return with_spi([&]() -> Datum {
+      std::string st = current_state(id);
+      if (st == "done" || st == "cancelled")
+        throw UserError(sqlstate::kObjectInUse, "backfill job " + num(id) + " is " + st + " and cannot be resumed");
+      auto row = query("SELECT relid::text, owner::text FROM zdm.backfill_jobs WHERE id = $1::bigint", {num(id)});
+      Oid relid = static_cast<Oid>(std::stoul(*row[0][0]));
+      Oid owner = static_cast<Oid>(std::stoul(*row[0][1]));
+      if (table_busy(relid))
+        throw UserError(sqlstate::kObjectInUse, "backfill job " + num(id) + " is running",
+                        "A live session or worker holds the table's backfill lock.");
+      query("UPDATE zdm.backfill_jobs SET state = 'running', last_error = NULL, finished_at = NULL, "
+            " updated_at = clock_timestamp() WHERE id = $1::bigint", {num(id)});
+      // The job runs as the role that created it, never as the (possibly stronger) role resuming it.
+      launch_worker(id, owner);
+      return text_result("running");
+    });
+  });
+}
+
+void zdm_backfill_worker_main(Datum arg) {
+  int64 id = DatumGetInt64(arg);
+  WorkerExtra extra;
+  memcpy(&extra, MyBgworkerEntry->bgw_extra, sizeof extra);
+  pqsignal(SIGTERM, die);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(extra.dbid, extra.role, 0);
+  char appname[64];
+  snprintf(appname, sizeof appname, "zdm backfill job %lld", static_cast<long long>(id));
+  pgstat_report_appname(appname);
+  // The job row is committed by the transaction that launched us: wait for its end.
+  while (TransactionIdIsValid(extra.creator_xid) && TransactionIdIsInProgress(extra.creator_xid)) {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  }
+  MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "zdm backfill worker", ALLOCSET_DEFAULT_SIZES);
+  PortalContext = cxt;
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  MemoryContextSwitchTo(cxt);
+  pg::guarded([&] {
+    pg::call([] { SPI_connect_ext(SPI_OPT_NONATOMIC); });
+    auto row = query("SELECT relid::text, state FROM zdm.backfill_jobs WHERE id = $1::bigint", {num(id)});
+    if (row.empty() || (*row[0][1] != "running" && *row[0][1] != "waiting for replica")) {
+      pg::call([] { SPI_finish(); });
+      return;
+    }
+    Oid relid = static_cast<Oid>(std::stoul(*row[0][0]));
+    if (!try_lock_table(relid)) {
+      pg::call([] { SPI_finish(); });
+      return;  // someone else runs this table's backfill
+    }
+    try {
+      run_job(id, true);
+    } catch (...) {
+      unlock_table();
+      throw;
+    }
+    unlock_table();
+    pg::call([] { SPI_finish(); });
+  });
+  CommitTransactionCommand();
+  proc_exit(0);
+}
