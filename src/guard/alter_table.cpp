@@ -742,6 +742,16 @@ void fill_add_constraint(const Resolved& target, AlterTableCmd* cmd, Action& a, 
         a.constraint = quote_ident(name);
       }
       if (a.index.empty()) a.index = a.constraint;
+      if (!a.using_index && c->contype != CONSTR_EXCLUSION) {
+        // The index the constraint would build, as CREATE INDEX CONCURRENTLY can build it beforehand
+        // (key columns, INCLUDE, NULLS NOT DISTINCT, USING INDEX TABLESPACE).
+        a.index_def = "CREATE UNIQUE INDEX CONCURRENTLY " + a.index + " ON " + target.facts.name + " (" +
+                      join_quoted(a.columns) + ")";
+        if (c->including != NIL) a.index_def += " INCLUDE (" + join_quoted(quoted_names(c->including)) + ")";
+        if (c->nulls_not_distinct) a.index_def += " NULLS NOT DISTINCT";
+        if (c->indexspace != nullptr) a.index_def += " TABLESPACE " + quote_ident(c->indexspace);
+      }
+      if (c->deferrable) a.constraint_def = c->initdeferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE";
       if (c->contype == CONSTR_PRIMARY) a.nullable_columns = nullable_columns(target.oid, raw);
       // Without USING INDEX the index is built under the lock; a PRIMARY KEY also sets its columns
       // NOT NULL (a scan unless a valid CHECK proves them).

@@ -117,9 +117,11 @@ void check_add_constraint(const Statement& st, const Action& named, Findings& ou
   }
   f.hint = "Build the unique index without blocking writes, then attach it (a catalog change):\n";
   for (const std::string& c : a.nullable_columns) f.hint += not_null_steps(t, c);
-  f.hint += "CREATE UNIQUE INDEX CONCURRENTLY " + a.index + " ON " + t + " (" + join(a.columns) + ");\n"
+  f.hint += (a.index_def.empty() ? "CREATE UNIQUE INDEX CONCURRENTLY " + a.index + " ON " + t + " (" + join(a.columns) + ")"
+                                 : a.index_def) +
+            ";\n"
             "ALTER TABLE " + t + " ADD CONSTRAINT " + k + " " + kind_sql(a.constraint_type) + " USING INDEX " +
-            a.index + ";";
+            a.index + a.constraint_def + ";";
   out.push_back(std::move(f));
 }
 
