@@ -1,34 +1,624 @@
 // Statements other than ALTER TABLE: CREATE INDEX, REINDEX, CLUSTER, VACUUM, REFRESH MATERIALIZED
-// VIEW, TRUNCATE, DROP, RENAME, SET SCHEMA, ALTER TYPE ... ADD VALUE. Lock levels as the executing
-// code in PostgreSQL takes them (indexcmds.c, cluster.c, vacuum.c, matview.c, tablecmds.c).
+// VIEW, TRUNCATE, DROP, RENAME, SET SCHEMA, ALTER TYPE ... ADD VALUE, ALTER TABLE ALL IN TABLESPACE.
+// Lock levels, rewrites (a new relfilenode) and scans (a sequential scan counted in
+// pg_stat_xact_user_tables.seq_scan) as the executing code in PostgreSQL 15 takes and does them
+// (indexcmds.c, cluster.c, vacuum.c, matview.c, tablecmds.c, dependency.c).
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "guard/analyze_internal.hpp"
 #include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/tablespace.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_type.h"
+#include "storage/lmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
+}
 
 namespace zdm::guard {
 
 namespace {
 
+bool has_storage(char kind) {
+  return kind == RELKIND_RELATION || kind == RELKIND_MATVIEW || kind == RELKIND_TOASTVALUE ||
+         kind == RELKIND_SEQUENCE || kind == RELKIND_INDEX;
+}
+
+// The relation's indexes (RelationGetIndexList on the cached entry: no lock needed to read it).
+std::vector<Oid> index_oids(Oid relid) {
+  List* list = pg::call([&]() -> List* {
+    Relation rel = RelationIdGetRelation(relid);
+    if (rel == nullptr) return NIL;
+    List* l = RelationGetIndexList(rel);
+    RelationClose(rel);
+    return l;
+  });
+  std::vector<Oid> out;
+  ListCell* lc;
+  foreach (lc, list) out.push_back(lfirst_oid(lc));
+  return out;
+}
+
+// Partitions and inheritance children, all levels, without the named relation itself.
+std::vector<Oid> children(Oid relid) {
+  bool any = pg::call([&] { return has_subclass(relid); });
+  std::vector<Oid> out;
+  if (!any) return out;
+  List* list = pg::call([&] { return find_all_inheritors(relid, NoLock, nullptr); });
+  ListCell* lc;
+  foreach (lc, list)
+    if (lfirst_oid(lc) != relid) out.push_back(lfirst_oid(lc));
+  return out;
+}
+
+// One action on a relation PostgreSQL reaches from the named one (a child, an index), carrying the
+// named action's op and lock; the named relation's action carries the finding.
+Action reached(const Action& named, Oid relid, LockMode lock) {
+  Action c;
+  c.op = named.op;
+  c.command = named.command;
+  c.rel = resolve_oid(relid).facts;
+  c.lock = lock;
+  c.recursed_from = named.rel.name;
+  return c;
+}
+
+bool option_on(List* options, const char* name) {
+  ListCell* lc;
+  foreach (lc, options) {
+    auto* def = lfirst_node(DefElem, lc);
+    if (strcmp(def->defname, name) == 0) return pg::call([&] { return defGetBoolean(def); });
+  }
+  return false;
+}
+
+// --- CREATE INDEX ---------------------------------------------------------------------------------
+
 void analyze_index(IndexStmt* stmt, const AnalysisContext& context, Statement& out) {
+  Resolved target = resolve(stmt->relation, context);
   Action a;
   a.op = Op::CreateIndex;
   a.command = "CREATE INDEX";
-  a.rel = resolve(stmt->relation, context).facts;
+  a.rel = target.facts;
   a.concurrently = stmt->concurrent;
-  // indexcmds.c: DefineIndex locks the table SHARE, or SHARE UPDATE EXCLUSIVE when concurrent.
+  // utility.c (T_IndexStmt) locks the table SHARE, or SHARE UPDATE EXCLUSIVE when concurrent, before
+  // DefineIndex. The build reads the whole heap through table_index_build_scan (a counted seq scan);
+  // the index gets storage, the table keeps its relfilenode.
   a.lock = stmt->concurrent ? LockMode::ShareUpdateExclusive : LockMode::Share;
-  a.scan = true;
+  a.scan = target.oid != InvalidOid && has_storage(a.rel.kind);
   if (stmt->idxname) a.index = quote_ident(stmt->idxname);
+  ListCell* lc;
+  foreach (lc, stmt->indexParams) {
+    auto* elem = lfirst_node(IndexElem, lc);
+    if (elem->name) a.columns.push_back(quote_ident(elem->name));
+  }
+  out.actions.push_back(a);
+  // DefineIndex recurses into every partition (stmt->relation->inh), each locked in the same mode.
+  if (target.oid != InvalidOid && a.rel.kind == RELKIND_PARTITIONED_TABLE && stmt->relation->inh) {
+    for (Oid child : children(target.oid)) {
+      Action c = reached(a, child, a.lock);
+      c.scan = has_storage(c.rel.kind);
+      out.actions.push_back(std::move(c));
+    }
+  }
+}
+
+// --- REINDEX --------------------------------------------------------------------------------------
+
+// The table's action and one action per rebuilt index: indexcmds.c reindex_index opens each index
+// ACCESS EXCLUSIVE and gives it a new relfilenode; the heap (SHARE) is read once per index.
+void add_reindexed(Action& table, const std::vector<Oid>& indexes, LockMode index_lock, bool rewrite_index,
+                   Statement& out) {
+  std::vector<Action> index_actions;
+  for (Oid idx : indexes) {
+    Action i = reached(table, idx, index_lock);
+    i.rewrite = rewrite_index;
+    table.rebuilt_indexes.push_back(i.rel.name);
+    index_actions.push_back(std::move(i));
+  }
+  out.actions.push_back(table);
+  for (Action& i : index_actions) out.actions.push_back(std::move(i));
+}
+
+void analyze_reindex(ReindexStmt* stmt, const AnalysisContext& context, Statement& out) {
+  if (stmt->kind != REINDEX_OBJECT_INDEX && stmt->kind != REINDEX_OBJECT_TABLE) return;
+  bool concurrently = option_on(stmt->params, "concurrently");
+  // ReindexIndex / ReindexTable: the heap SHARE (SHARE UPDATE EXCLUSIVE when concurrent), each index
+  // ACCESS EXCLUSIVE; REINDEX CONCURRENTLY builds a new index beside the old one and swaps them.
+  LockMode heap_lock = concurrently ? LockMode::ShareUpdateExclusive : LockMode::Share;
+  LockMode index_lock = concurrently ? LockMode::ShareUpdateExclusive : LockMode::AccessExclusive;
+  Resolved named = resolve(stmt->relation, context);
+  Action a;
+  a.op = Op::Reindex;
+  a.command = "REINDEX";
+  a.concurrently = concurrently;
+  a.lock = heap_lock;
+  if (named.oid == InvalidOid) {
+    a.rel = named.facts;
+    if (stmt->kind == REINDEX_OBJECT_INDEX) a.index = named.facts.name;
+    out.actions.push_back(std::move(a));
+    return;
+  }
+  std::vector<Oid> indexes;
+  Oid heap = named.oid;
+  if (stmt->kind == REINDEX_OBJECT_INDEX) {
+    heap = pg::call([&] { return IndexGetRelation(named.oid, true); });
+    if (!OidIsValid(heap)) return;
+    a.index = named.facts.name;
+    indexes.push_back(named.oid);
+    a.rel = resolve_oid(heap).facts;
+  } else {
+    a.rel = named.facts;
+    indexes = index_oids(heap);
+  }
+  a.scan = has_storage(a.rel.kind) && !indexes.empty();
+  // Partitioned tables and indexes are reindexed partition by partition, each in its own transaction.
+  if (a.rel.kind == RELKIND_PARTITIONED_TABLE) {
+    out.actions.push_back(std::move(a));
+    return;
+  }
+  add_reindexed(a, indexes, index_lock, !concurrently, out);
+}
+
+// --- CLUSTER and VACUUM FULL ----------------------------------------------------------------------
+
+// cluster.c copy_table_data: with a btree index, plan_cluster_use_sort decides between a sorted seq
+// scan and an index scan (which seq_scan does not count). The planner opens the table and its
+// indexes ACCESS SHARE: we ask only when all of them can be had at once, else assume the sort.
+bool cluster_uses_seqscan(Oid relid, Oid index, const std::vector<Oid>& indexes) {
+  if (!OidIsValid(index)) return true;
+  Oid am = pg::call([&]() -> Oid {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(index));
+    if (!HeapTupleIsValid(tup)) return InvalidOid;
+    Oid r = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relam;
+    ReleaseSysCache(tup);
+    return r;
+  });
+  if (am != BTREE_AM_OID) return false;
+  std::vector<Oid> all{relid};
+  all.insert(all.end(), indexes.begin(), indexes.end());
+  std::vector<Oid> taken;
+  bool ok = true;
+  for (Oid o : all) {
+    bool held = pg::call([&] { return CheckRelationOidLockedByMe(o, AccessShareLock, true); });
+    if (held) continue;
+    if (pg::call([&] { return ConditionalLockRelationOid(o, AccessShareLock); })) {
+      taken.push_back(o);
+    } else {
+      ok = false;
+      break;
+    }
+  }
+  bool sort = true;
+  if (ok) sort = pg::call([&] { return plan_cluster_use_sort(relid, index); });
+  for (Oid o : taken) pg::call([&] { UnlockRelationOid(o, AccessShareLock); });
+  return sort;
+}
+
+Oid clustered_index(const std::vector<Oid>& indexes) {
+  for (Oid idx : indexes) {
+    bool clustered = pg::call([&] {
+      HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
+      if (!HeapTupleIsValid(tup)) return false;
+      bool c = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indisclustered;
+      ReleaseSysCache(tup);
+      return c;
+    });
+    if (clustered) return idx;
+  }
+  return InvalidOid;
+}
+
+// cluster.c rebuild_relation / finish_heap_swap: the table ACCESS EXCLUSIVE, copied into a new
+// relfilenode, then reindex_relation rebuilds every index (ACCESS EXCLUSIVE, new relfilenode).
+void add_rebuilt_table(Action& a, Oid relid, Oid order_index, Statement& out) {
+  std::vector<Oid> indexes = index_oids(relid);
+  a.lock = LockMode::AccessExclusive;
+  a.rewrite = has_storage(a.rel.kind);
+  a.scan = a.rewrite && cluster_uses_seqscan(relid, order_index, indexes);
+  if (OidIsValid(order_index)) a.index = relation_name(order_index);
+  add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
+}
+
+void analyze_cluster(ClusterStmt* stmt, const AnalysisContext& context, Statement& out) {
+  if (stmt->relation == nullptr) return;  // CLUSTER of every clustered table: not in a transaction block
+  Resolved target = resolve(stmt->relation, context);
+  Action a;
+  a.op = Op::Cluster;
+  a.command = "CLUSTER";
+  a.rel = target.facts;
+  a.lock = LockMode::AccessExclusive;
+  if (target.oid == InvalidOid) {
+    out.actions.push_back(std::move(a));
+    return;
+  }
+  if (a.rel.kind == RELKIND_PARTITIONED_TABLE) {  // each partition in its own transaction
+    out.actions.push_back(std::move(a));
+    return;
+  }
+  std::vector<Oid> indexes = index_oids(target.oid);
+  Oid index = InvalidOid;
+  if (stmt->indexname != nullptr) {
+    Oid nsp = pg::call([&] { return get_rel_namespace(target.oid); });
+    index = pg::call([&] { return get_relname_relid(stmt->indexname, nsp); });
+  } else {
+    index = clustered_index(indexes);
+  }
+  add_rebuilt_table(a, target.oid, index, out);
+}
+
+void analyze_vacuum(VacuumStmt* stmt, const AnalysisContext& context, Statement& out) {
+  bool full = stmt->is_vacuumcmd && option_on(stmt->options, "full");
+  ListCell* lc;
+  foreach (lc, stmt->rels) {
+    auto* vr = lfirst_node(VacuumRelation, lc);
+    if (vr->relation == nullptr) continue;
+    Resolved target = resolve(vr->relation, context);
+    Action a;
+    a.op = full ? Op::VacuumFull : Op::Vacuum;
+    a.command = stmt->is_vacuumcmd ? "VACUUM" : "ANALYZE";
+    a.rel = target.facts;
+    a.full = full;
+    // vacuum.c: VACUUM FULL is cluster_rel without an index (a seq scan into a new relfilenode) under
+    // ACCESS EXCLUSIVE; plain VACUUM and ANALYZE take SHARE UPDATE EXCLUSIVE and read through
+    // vacuumlazy / the analyze sampler, which seq_scan does not count.
+    if (!full) {
+      a.lock = LockMode::ShareUpdateExclusive;
+      out.actions.push_back(std::move(a));
+      continue;
+    }
+    a.lock = LockMode::AccessExclusive;
+    if (target.oid == InvalidOid || a.rel.kind == RELKIND_PARTITIONED_TABLE) {
+      out.actions.push_back(std::move(a));
+      continue;
+    }
+    add_rebuilt_table(a, target.oid, InvalidOid, out);
+  }
+}
+
+// --- REFRESH MATERIALIZED VIEW -------------------------------------------------------------------
+
+// matview.c refresh_by_match_merge needs a unique, immediate, valid index without a predicate whose
+// keys are all plain columns.
+bool usable_unique_index(Oid idx) {
+  return pg::call([&] {
+    HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
+    if (!HeapTupleIsValid(tup)) return false;
+    auto* form = reinterpret_cast<Form_pg_index>(GETSTRUCT(tup));
+    bool ok = form->indisunique && form->indimmediate && form->indisvalid && form->indnkeyatts > 0 &&
+              heap_attisnull(tup, Anum_pg_index_indpred, nullptr);
+    for (int i = 0; ok && i < form->indnkeyatts; i++)
+      if (form->indkey.values[i] <= 0) ok = false;
+    ReleaseSysCache(tup);
+    return ok;
+  });
+}
+
+void analyze_refresh(RefreshMatViewStmt* stmt, const AnalysisContext& context, Statement& out) {
+  Resolved target = resolve(stmt->relation, context);
+  Action a;
+  a.op = Op::RefreshMatView;
+  a.command = "REFRESH MATERIALIZED VIEW";
+  a.rel = target.facts;
+  a.concurrently = stmt->concurrent;
+  // matview.c ExecRefreshMatView: EXCLUSIVE when concurrent (readers go on), else ACCESS EXCLUSIVE and
+  // the new contents go into a new relfilenode (refresh_by_heap_swap). CONCURRENTLY diffs the old
+  // contents against the new in one query that reads the whole view.
+  a.lock = stmt->concurrent ? LockMode::Exclusive : LockMode::AccessExclusive;
+  a.rewrite = !stmt->concurrent;
+  a.scan = stmt->concurrent;
+  if (target.oid != InvalidOid)
+    for (Oid idx : index_oids(target.oid))
+      if (usable_unique_index(idx)) a.has_unique_index = true;
   out.actions.push_back(std::move(a));
+}
+
+// --- TRUNCATE -------------------------------------------------------------------------------------
+
+void analyze_truncate(TruncateStmt* stmt, const AnalysisContext& context, Statement& out) {
+  ListCell* lc;
+  foreach (lc, stmt->relations) {
+    auto* rv = lfirst_node(RangeVar, lc);
+    Resolved target = resolve(rv, context);
+    Action a;
+    a.op = Op::Truncate;
+    a.command = "TRUNCATE";
+    a.rel = target.facts;
+    a.cascade = stmt->behavior == DROP_CASCADE;
+    // tablecmds.c ExecuteTruncate: ACCESS EXCLUSIVE on every table (and, with inheritance, every child);
+    // ExecuteTruncateGuts gives each a new relfilenode without reading a row.
+    a.lock = LockMode::AccessExclusive;
+    a.rewrite = has_storage(a.rel.kind);
+    out.actions.push_back(a);
+    if (target.oid != InvalidOid && rv->inh)
+      for (Oid child : children(target.oid)) {
+        Action c = reached(a, child, LockMode::AccessExclusive);
+        c.rewrite = has_storage(c.rel.kind);
+        out.actions.push_back(std::move(c));
+      }
+  }
+}
+
+// --- DROP -----------------------------------------------------------------------------------------
+
+struct ColumnUse {
+  Oid relid;
+  AttrNumber attnum;
+};
+
+// Columns whose type is `type` or its array type, from pg_depend (the column -> type dependency
+// heap.c records for every column).
+std::vector<ColumnUse> columns_of_type(Oid type) {
+  Oid array = pg::call([&] { return get_array_type(type); });
+  std::vector<ColumnUse> uses;
+  for (Oid t : {type, array}) {
+    if (!OidIsValid(t)) continue;
+    // Two parallel lists (PostgreSQL lists hold one cell type each): tables and attribute numbers.
+    List* rels = NIL;
+    List* atts = NIL;
+    pg::call([&] {
+      Relation dep = table_open(DependRelationId, AccessShareLock);
+      ScanKeyData key[2];
+      ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                  ObjectIdGetDatum(TypeRelationId));
+      ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(t));
+      SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 2, key);
+      HeapTuple tup;
+      while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+        auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+        if (d->classid != RelationRelationId || d->objsubid <= 0) continue;
+        char kind = get_rel_relkind(d->objid);
+        if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_MATVIEW &&
+            kind != RELKIND_FOREIGN_TABLE)
+          continue;
+        rels = lappend_oid(rels, d->objid);
+        atts = lappend_int(atts, d->objsubid);
+      }
+      systable_endscan(scan);
+      table_close(dep, AccessShareLock);
+    });
+    for (int i = 0; i < list_length(rels); i++)
+      uses.push_back({list_nth_oid(rels, i), static_cast<AttrNumber>(list_nth_int(atts, i))});
+  }
+  return uses;
+}
+
+void analyze_drop_type(DropStmt* stmt, const AnalysisContext& context, Statement& out) {
+  ListCell* lc;
+  foreach (lc, stmt->objects) {
+    auto* tn = lfirst_node(TypeName, lc);
+    Oid type = pg::call([&] { return LookupTypeNameOid(nullptr, tn, true); });
+    if (!OidIsValid(type)) continue;
+    std::string name = type_name(type, -1);
+    // dependency.c findDependentObjects: AcquireDeletionLock on each dependent column's table, ACCESS
+    // EXCLUSIVE, before it finds that without CASCADE the drop must fail; with CASCADE
+    // RemoveAttributeById drops the column under the same lock.
+    for (const ColumnUse& use : columns_of_type(type)) {
+      Action a;
+      a.op = Op::DropType;
+      a.command = stmt->removeType == OBJECT_DOMAIN ? "DROP DOMAIN" : "DROP TYPE";
+      a.rel = resolve_oid(use.relid).facts;
+      a.lock = LockMode::AccessExclusive;
+      a.column = column_name(use.relid, use.attnum);
+      a.old_type = name;
+      a.in_use = true;
+      a.cascade = stmt->behavior == DROP_CASCADE;
+      out.actions.push_back(std::move(a));
+    }
+  }
+  (void)context;
+}
+
+void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out) {
+  switch (stmt->removeType) {
+    case OBJECT_TYPE:
+    case OBJECT_DOMAIN:
+      analyze_drop_type(stmt, context, out);
+      return;
+    case OBJECT_TABLE:
+    case OBJECT_MATVIEW:
+    case OBJECT_VIEW:
+    case OBJECT_FOREIGN_TABLE:
+    case OBJECT_INDEX:
+    case OBJECT_SEQUENCE:
+      break;
+    default:
+      return;
+  }
+  ListCell* lc;
+  foreach (lc, stmt->objects) {
+    RangeVar* rv = pg::call([&] { return makeRangeVarFromNameList(castNode(List, lfirst(lc))); });
+    Resolved target = resolve(rv, context);
+    Action a;
+    a.op = stmt->removeType == OBJECT_INDEX ? Op::DropIndex : Op::DropRelation;
+    a.rel = target.facts;
+    a.cascade = stmt->behavior == DROP_CASCADE;
+    a.concurrently = stmt->concurrent;
+    // tablecmds.c RemoveRelations: ACCESS EXCLUSIVE, or SHARE UPDATE EXCLUSIVE for DROP INDEX
+    // CONCURRENTLY; RangeVarCallbackForDropRelation locks an index's table in the same mode first.
+    a.lock = stmt->concurrent ? LockMode::ShareUpdateExclusive : LockMode::AccessExclusive;
+    if (a.op == Op::DropIndex && target.oid != InvalidOid) {
+      a.index = a.rel.name;
+      Oid heap = pg::call([&] { return IndexGetRelation(target.oid, true); });
+      if (OidIsValid(heap)) {
+        Action h = reached(a, heap, a.lock);
+        h.index = a.rel.name;
+        out.actions.push_back(std::move(h));
+      }
+    }
+    out.actions.push_back(std::move(a));
+  }
+}
+
+// --- RENAME and SET SCHEMA ------------------------------------------------------------------------
+
+void analyze_rename(RenameStmt* stmt, const AnalysisContext& context, Statement& out) {
+  if (stmt->relation == nullptr) return;  // types, functions, schemas...: no table lock
+  Resolved target = resolve(stmt->relation, context);
+  Action a;
+  a.rel = target.facts;
+  a.new_name = stmt->newname ? quote_ident(stmt->newname) : std::string();
+  switch (stmt->renameType) {
+    case OBJECT_COLUMN:
+    case OBJECT_ATTRIBUTE: {
+      // tablecmds.c renameatt: ACCESS EXCLUSIVE on the table and, recursing, on every child.
+      a.op = Op::RenameColumn;
+      a.lock = LockMode::AccessExclusive;
+      if (stmt->subname) a.column = quote_ident(stmt->subname);
+      if (target.oid != InvalidOid && stmt->subname) {
+        AttrNumber att = pg::call([&] { return get_attnum(target.oid, stmt->subname); });
+        if (att > 0) {
+          Oid type = InvalidOid;
+          int32 typmod = -1;
+          Oid coll = InvalidOid;
+          pg::call([&] { get_atttypetypmodcoll(target.oid, att, &type, &typmod, &coll); });
+          a.old_type = type_name(type, typmod);
+        }
+      }
+      out.actions.push_back(a);
+      if (target.oid != InvalidOid && stmt->relation->inh)
+        for (Oid child : children(target.oid)) out.actions.push_back(reached(a, child, a.lock));
+      return;
+    }
+    case OBJECT_TABLE:
+    case OBJECT_VIEW:
+    case OBJECT_MATVIEW:
+    case OBJECT_FOREIGN_TABLE:
+    case OBJECT_SEQUENCE:
+    case OBJECT_INDEX:
+      // tablecmds.c RenameRelation: ACCESS EXCLUSIVE, SHARE UPDATE EXCLUSIVE for ALTER INDEX ... RENAME
+      // of something that is an index.
+      a.op = Op::RenameRelation;
+      a.lock = stmt->renameType == OBJECT_INDEX &&
+                       (a.rel.kind == RELKIND_INDEX || a.rel.kind == RELKIND_PARTITIONED_INDEX)
+                   ? LockMode::ShareUpdateExclusive
+                   : LockMode::AccessExclusive;
+      out.actions.push_back(std::move(a));
+      return;
+    case OBJECT_TABCONSTRAINT:
+    case OBJECT_TRIGGER:
+    case OBJECT_RULE:
+    case OBJECT_POLICY:
+      // RenameConstraint, renametrig, RenameRewriteRule, rename_policy: ACCESS EXCLUSIVE on the table.
+      a.op = Op::Other;
+      a.lock = LockMode::AccessExclusive;
+      if (stmt->subname) a.constraint = quote_ident(stmt->subname);
+      out.actions.push_back(std::move(a));
+      return;
+    default:
+      return;
+  }
+}
+
+void analyze_set_schema(AlterObjectSchemaStmt* stmt, const AnalysisContext& context, Statement& out) {
+  if (stmt->relation == nullptr) return;  // types, functions...: no table lock
+  switch (stmt->objectType) {
+    case OBJECT_TABLE:
+    case OBJECT_VIEW:
+    case OBJECT_MATVIEW:
+    case OBJECT_FOREIGN_TABLE:
+    case OBJECT_SEQUENCE:
+      break;
+    default:
+      return;
+  }
+  Action a;
+  a.op = Op::SetSchema;
+  a.rel = resolve(stmt->relation, context).facts;
+  // tablecmds.c AlterTableNamespace: ACCESS EXCLUSIVE; only catalog rows move.
+  a.lock = LockMode::AccessExclusive;
+  a.new_name = quote_ident(stmt->newschema);
+  out.actions.push_back(std::move(a));
+}
+
+// --- ALTER TABLE ALL IN TABLESPACE ... SET TABLESPACE --------------------------------------------
+
+void analyze_move_all(AlterTableMoveAllStmt* stmt, Statement& out) {
+  Oid orig = pg::call([&] { return get_tablespace_oid(stmt->orig_tablespacename, true); });
+  if (!OidIsValid(orig) || stmt->roles != NIL) return;
+  if (orig == MyDatabaseTableSpace) orig = InvalidOid;  // pg_class stores the default as 0
+  char want = stmt->objtype == OBJECT_INDEX ? RELKIND_INDEX
+              : stmt->objtype == OBJECT_MATVIEW ? RELKIND_MATVIEW
+                                                : RELKIND_RELATION;
+  // tablecmds.c AlterTableMoveAll: every such relation in the tablespace (not system catalogs, not
+  // other sessions' temporary tables), each ACCESS EXCLUSIVE and copied block by block into a new
+  // relfilenode (no seq scan).
+  List* found = pg::call([&]() -> List* {
+    List* result = NIL;
+    Relation rel = table_open(RelationRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_class_reltablespace, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(orig));
+    TableScanDesc scan = table_beginscan_catalog(rel, 1, &key);
+    HeapTuple tup;
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+      auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+      if (form->relkind != want) continue;
+      if (IsCatalogNamespace(form->relnamespace) || isAnyTempNamespace(form->relnamespace) ||
+          form->relnamespace == PG_TOAST_NAMESPACE)
+        continue;
+      result = lappend_oid(result, form->oid);
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return result;
+  });
+  std::string target = quote_ident(stmt->new_tablespacename);
+  ListCell* lc;
+  foreach (lc, found) {
+    Action a;
+    a.op = Op::SetTablespace;
+    a.command = "ALTER TABLE";
+    a.rel = resolve_oid(lfirst_oid(lc)).facts;
+    a.lock = LockMode::AccessExclusive;
+    a.rewrite = true;
+    a.new_name = target;
+    out.actions.push_back(std::move(a));
+  }
 }
 
 }  // namespace
 
 void analyze_other(Node* node, const AnalysisContext& context, Statement& out) {
   switch (nodeTag(node)) {
-    case T_IndexStmt:
-      analyze_index(castNode(IndexStmt, node), context, out);
+    case T_IndexStmt: analyze_index(castNode(IndexStmt, node), context, out); break;
+    case T_ReindexStmt: analyze_reindex(castNode(ReindexStmt, node), context, out); break;
+    case T_ClusterStmt: analyze_cluster(castNode(ClusterStmt, node), context, out); break;
+    case T_VacuumStmt: analyze_vacuum(castNode(VacuumStmt, node), context, out); break;
+    case T_RefreshMatViewStmt: analyze_refresh(castNode(RefreshMatViewStmt, node), context, out); break;
+    case T_TruncateStmt: analyze_truncate(castNode(TruncateStmt, node), context, out); break;
+    case T_DropStmt: analyze_drop(castNode(DropStmt, node), context, out); break;
+    case T_RenameStmt: analyze_rename(castNode(RenameStmt, node), context, out); break;
+    case T_AlterObjectSchemaStmt: analyze_set_schema(castNode(AlterObjectSchemaStmt, node), context, out); break;
+    case T_AlterTableMoveAllStmt: analyze_move_all(castNode(AlterTableMoveAllStmt, node), out); break;
+    case T_AlterEnumStmt:
+      // ALTER TYPE ... ADD VALUE / RENAME VALUE: pg_enum rows under a lock on the type, no table lock.
       break;
     default:
       break;

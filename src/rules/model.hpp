@@ -139,6 +139,8 @@ struct Action {
   bool partition_constraint_implied = false;  // ATTACH PARTITION: existing constraints imply the bound
   bool same_access_method = false;
   bool in_use = false;         // DROP TYPE: a column uses it
+  bool cascade = false;        // DROP ... CASCADE
+  bool has_unique_index = false;  // REFRESH MATERIALIZED VIEW: a unique index CONCURRENTLY can use
   bool in_transaction_block = false;
   bool full = false;           // VACUUM FULL
 };
