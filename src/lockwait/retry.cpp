@@ -210,8 +210,8 @@ void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, co
     if (retry >= retries) {
       ereport(ERROR,
               (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-               errmsg("%s could not lock %s within zdm.lock_timeout (%d ms) in %d attempt%s", plan.command,
-                      plan.relation, shown_timeout_ms, retry + 1, retry == 0 ? "" : "s"),
+               errmsg("%s could not lock %s: %d attempt%s timed out after %d ms each", plan.command, plan.relation,
+                      retry + 1, retry == 0 ? "" : "s", shown_timeout_ms),
                errdetail_internal("%s", blockers.data),
                idle_in_transaction
                    ? errhint("End the idle transaction that holds the lock (pg_terminate_backend(pid)), "
