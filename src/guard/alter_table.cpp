@@ -21,6 +21,7 @@ extern "C" {
 #include "catalog/partition.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_tablespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
@@ -312,7 +313,63 @@ void checks_on_column(Oid relid, AttrNumber attnum, Action& a) {
 
 std::string collation_clause(Oid collation);
 
-void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
+// A lock-only action on another relation the subcommand touches (no rule judges it on its own).
+Action side_action(Oid relid, LockMode lock, bool scan, const Action& of) {
+  Action s;
+  s.op = Op::AlterTableOther;
+  s.command = "ALTER TABLE";
+  s.rel = resolve_oid(relid).facts;
+  s.lock = lock;
+  s.scan = scan;
+  s.referenced = of.rel.name;
+  s.referenced_side = true;
+  return s;
+}
+
+struct ForeignKeyUse {
+  Oid other;        // the relation at the other end
+  bool referencing; // other holds the foreign key (it references the altered column)
+  bool validated;
+};
+
+// Foreign keys that depend on the column (pg_depend, as ATExecAlterColumnType finds them): PostgreSQL
+// drops and re-adds each one. Either way the other table ends up ACCESS EXCLUSIVE: ATPostAlterTypeCleanup
+// locks a referencing table so, and dropping the old key drops its triggers on the referenced table
+// (RemoveConstraintById). Unless TryReuseForeignKey applies (the altered table is not rewritten), the
+// re-added key is validated again, reading both tables.
+List* foreign_keys_on_column(Oid relid, AttrNumber attnum) {
+  return pg::call([&]() -> List* {
+    List* result = NIL;
+    Relation dep = table_open(DependRelationId, AccessShareLock);
+    ScanKeyData key[3];
+    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(RelationRelationId));
+    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
+    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 3, key);
+    HeapTuple tup;
+    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+      if (d->classid != ConstraintRelationId) continue;
+      HeapTuple ctup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(d->objid));
+      if (!HeapTupleIsValid(ctup)) continue;
+      auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ctup));
+      if (con->contype == CONSTRAINT_FOREIGN && con->conrelid != con->confrelid) {
+        auto* use = static_cast<ForeignKeyUse*>(palloc0(sizeof(ForeignKeyUse)));
+        use->referencing = con->conrelid != relid;
+        use->other = use->referencing ? con->conrelid : con->confrelid;
+        use->validated = con->convalidated;
+        result = lappend(result, use);
+      }
+      ReleaseSysCache(ctup);
+    }
+    systable_endscan(scan);
+    table_close(dep, AccessShareLock);
+    return result;
+  });
+}
+
+void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a, Statement* side = nullptr) {
   TypeChange tc = prepare_type_change(target.oid, cmd);
   if (!tc.ok) {
     a.op = Op::AlterTableOther;  // PostgreSQL will reject it; nothing to judge
@@ -348,6 +405,15 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a) {
     a.scan = false;
   }
   if (tc.using_text != nullptr) a.using_expr = tc.using_text;
+  if (side != nullptr) {
+    List* fks = foreign_keys_on_column(target.oid, tc.attnum);
+    ListCell* lc;
+    foreach (lc, fks) {
+      auto* use = static_cast<ForeignKeyUse*>(lfirst(lc));
+      bool validate = use->validated && tc.rewrite;  // RI_Initial_Check reads both tables
+      side->actions.push_back(side_action(use->other, LockMode::AccessExclusive, validate, a));
+    }
+  }
 }
 
 char* deparse_over(Oid relid, Node* raw, ParseExprKind kind, const char** single_column);
@@ -946,19 +1012,47 @@ void fill_attach_partition(const Resolved& target, AlterTableCmd* cmd, Action& p
 
 // DETACH PARTITION locks the partition too (tablecmds.c ATExecDetachPartition): ACCESS EXCLUSIVE, or
 // SHARE UPDATE EXCLUSIVE with CONCURRENTLY. Nothing is scanned.
-void fill_detach_partition(AlterTableCmd* cmd, Action& parent_action, const AnalysisContext& context,
-                           Statement& out) {
+void fill_detach_partition(const Resolved& target, AlterTableCmd* cmd, Action& parent_action,
+                           const AnalysisContext& context, Statement& out) {
   auto* pc = castNode(PartitionCmd, cmd->def);
   Resolved part = resolve(pc->name, context);
   parent_action.new_name = part.facts.name;
-  Action a;
-  a.op = Op::DetachPartition;
-  a.command = "ALTER TABLE";
-  a.rel = part.facts;
-  a.lock = pc->concurrent ? LockMode::ShareUpdateExclusive : LockMode::AccessExclusive;
-  a.parent = parent_action.rel.name;
-  a.concurrently = pc->concurrent;
-  out.actions.push_back(std::move(a));
+  parent_action.concurrently = pc->concurrent;
+  if (part.oid == InvalidOid) return;
+  out.actions.push_back(side_action(part.oid, pc->concurrent ? LockMode::ShareUpdateExclusive : LockMode::AccessExclusive,
+                                    false, parent_action));
+  // The default partition's constraint changes with the detach: it is locked ACCESS EXCLUSIVE too
+  // (CONCURRENTLY is refused when there is one).
+  Oid default_part = pg::call([&]() -> Oid {
+    Relation parent = RelationIdGetRelation(target.oid);
+    if (parent == nullptr) return InvalidOid;
+    Oid d = parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE
+                ? get_default_partition_oid(target.oid)
+                : InvalidOid;
+    RelationClose(parent);
+    return d;
+  });
+  if (OidIsValid(default_part) && default_part != part.oid && !pc->concurrent)
+    out.actions.push_back(side_action(default_part, LockMode::AccessExclusive, false, parent_action));
+}
+
+// DROP CONSTRAINT of a foreign key also drops its triggers on the referenced table, which
+// RemoveConstraintById opens ACCESS EXCLUSIVE.
+void fill_drop_constraint(const Resolved& target, AlterTableCmd* cmd, Action& a, Statement& out) {
+  a.constraint = quote_ident(cmd->name);
+  Oid confrelid = pg::call([&]() -> Oid {
+    Oid conoid = get_relation_constraint_oid(target.oid, cmd->name, true);
+    if (!OidIsValid(conoid)) return InvalidOid;
+    HeapTuple tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+    if (!HeapTupleIsValid(tup)) return InvalidOid;
+    auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
+    Oid other = con->contype == CONSTRAINT_FOREIGN ? con->confrelid : InvalidOid;
+    a.constraint_type = con->contype;
+    ReleaseSysCache(tup);
+    return other;
+  });
+  if (OidIsValid(confrelid) && confrelid != target.oid)
+    out.actions.push_back(side_action(confrelid, LockMode::AccessExclusive, false, a));
 }
 
 struct StorageFacts {
@@ -1104,13 +1198,14 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
     Statement extra;
     if (target.oid != InvalidOid) {
       switch (a.op) {
-        case Op::AlterColumnType: fill_type_change(target, cmd, a); break;
+        case Op::AlterColumnType: fill_type_change(target, cmd, a, &extra); break;
         case Op::AddColumn: fill_add_column(target, cmd, a, context, extra); break;
         case Op::SetNotNull: fill_set_not_null(target, cmd, a); break;
         case Op::AddConstraint: fill_add_constraint(target, cmd, a, context, extra); break;
+        case Op::DropConstraint: fill_drop_constraint(target, cmd, a, extra); break;
         case Op::ValidateConstraint: fill_validate_constraint(target, cmd, a, context, extra); break;
         case Op::AttachPartition: fill_attach_partition(target, cmd, a, context, extra); break;
-        case Op::DetachPartition: fill_detach_partition(cmd, a, context, extra); break;
+        case Op::DetachPartition: fill_detach_partition(target, cmd, a, context, extra); break;
         case Op::SetLogged:
         case Op::SetUnlogged:
         case Op::SetTablespace:
