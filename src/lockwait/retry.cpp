@@ -16,7 +16,9 @@ extern "C" {
 #include "access/twophase.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -25,6 +27,7 @@ extern "C" {
 #include "storage/sinvaladt.h"
 #include "utils/acl.h"
 #include "utils/backend_status.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -87,6 +90,24 @@ void describe_backend(StringInfo out, int pid, bool* idle_in_transaction) {
   }
 }
 
+// The gid of a prepared transaction, from pg_prepared_xacts (twophase.c keeps GlobalTransactionData
+// private), or nullptr. Allocated in the caller's memory context.
+char* prepared_gid(TransactionId xid) {
+  MemoryContext caller_context = CurrentMemoryContext;
+  char* gid = nullptr;
+  Oid argtypes[1] = {XIDOID};
+  Datum values[1] = {TransactionIdGetDatum(xid)};
+  if (SPI_connect() != SPI_OK_CONNECT) return nullptr;
+  if (SPI_execute_with_args("SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE transaction = $1", 1, argtypes,
+                            values, nullptr, true, 1) == SPI_OK_SELECT &&
+      SPI_processed == 1) {
+    char* value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    if (value != nullptr) gid = MemoryContextStrdup(caller_context, value);
+  }
+  SPI_finish();
+  return gid;
+}
+
 // The sessions that hold a lock conflicting with the one the statement needs, one per line.
 // Taken after the failed attempt was rolled back: by then this backend no longer waits, so
 // pg_blocking_pids(pg_backend_pid()) would be empty; the holders of conflicting locks on the
@@ -126,7 +147,11 @@ void describe_blockers(const Plan& plan, StringInfo out, bool* idle_in_transacti
   }
   for (int i = 0; i < nxids; i++) {
     if (out->len > 0) appendStringInfoChar(out, '\n');
-    appendStringInfo(out, "Blocked by prepared transaction %u (see pg_prepared_xacts)", xids[i]);
+    char* gid = prepared_gid(xids[i]);
+    if (gid != nullptr)
+      appendStringInfo(out, "Blocked by prepared transaction %s", quote_literal_cstr(gid));
+    else
+      appendStringInfo(out, "Blocked by prepared transaction %u (see pg_prepared_xacts)", xids[i]);
     *prepared = true;
   }
   if (npids == 0 && nxids == 0) appendStringInfoString(out, "No session holds a conflicting lock any more.");
@@ -218,8 +243,8 @@ void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, co
                              "or run the statement at a quieter time; zdm.lock_retries and "
                              "zdm.lock_retry_delay allow more and longer attempts.")
                : prepared
-                   ? errhint("Finish the prepared transaction (COMMIT PREPARED or ROLLBACK PREPARED with its "
-                             "gid from pg_prepared_xacts), then run the statement again.")
+                   ? errhint("Finish the prepared transaction (COMMIT PREPARED or ROLLBACK PREPARED with the "
+                             "gid above), then run the statement again.")
                    : errhint("Run the statement at a quieter time, or wait for the blocking statement to "
                              "finish; zdm.lock_retries and zdm.lock_retry_delay allow more and longer "
                              "attempts.")));
