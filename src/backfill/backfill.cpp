@@ -435,7 +435,28 @@ void sleep_ms(int64 ms) {
   });
 }
 
-void commit() { pg::call([] { SPI_commit(); }); }
+// Where the job loop runs: a CALL (non-atomic SPI, SPI_commit as plpgsql's COMMIT does) or a
+// background worker, which has no portal to carry snapshots across SPI_commit and so ends and starts
+// its transactions itself around an atomic SPI connection (worker_spi does the same).
+bool in_worker = false;
+MemoryContext worker_context = nullptr;
+
+void commit() {
+  if (!in_worker) {
+    pg::call([] { SPI_commit(); });
+    return;
+  }
+  pg::call([] {
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    SPI_connect();
+    MemoryContextSwitchTo(worker_context);
+  });
+}
 
 bool is_retryable(int code) {
   return code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_T_R_DEADLOCK_DETECTED;
@@ -850,13 +871,15 @@ void zdm_backfill_worker_main(Datum arg) {
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
   }
-  MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "zdm backfill worker", ALLOCSET_DEFAULT_SIZES);
-  PortalContext = cxt;
+  worker_context = AllocSetContextCreate(TopMemoryContext, "zdm backfill worker", ALLOCSET_DEFAULT_SIZES);
+  in_worker = true;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
-  MemoryContextSwitchTo(cxt);
+  PushActiveSnapshot(GetTransactionSnapshot());
+  MemoryContextSwitchTo(worker_context);
   pg::guarded([&] {
-    pg::call([] { SPI_connect_ext(SPI_OPT_NONATOMIC); });
+    pg::call([] { SPI_connect(); });
+    MemoryContextSwitchTo(worker_context);
     auto row = query("SELECT relid::text, state FROM zdm.backfill_jobs WHERE id = $1::bigint", {num(id)});
     if (row.empty() || (*row[0][1] != "running" && *row[0][1] != "waiting for replica")) {
       pg::call([] { SPI_finish(); });
@@ -876,6 +899,7 @@ void zdm_backfill_worker_main(Datum arg) {
     unlock_table();
     pg::call([] { SPI_finish(); });
   });
+  PopActiveSnapshot();
   CommitTransactionCommand();
   proc_exit(0);
 }
