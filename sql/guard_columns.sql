@@ -63,6 +63,7 @@ ALTER TABLE orders ADD COLUMN flags int[] DEFAULT '{}';
 ALTER TABLE orders ADD COLUMN amount plain_int;                             -- domain without constraints
 ALTER TABLE orders ADD COLUMN customer_id int REFERENCES customers (id);    -- new column: nothing to check
 ALTER TABLE orders ADD COLUMN maybe text DEFAULT NULL;
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS token float8 DEFAULT random();   -- exists already: skipped
 CREATE TABLE empty_t (id int);
 ALTER TABLE empty_t ADD COLUMN required text NOT NULL;                      -- no rows: nothing fails
 BEGIN;

@@ -583,6 +583,11 @@ void fill_add_column(const Resolved& target, AlterTableCmd* cmd, Action& a, cons
                      Statement& out) {
   auto* def = castNode(ColumnDef, cmd->def);
   a.column = quote_ident(def->colname);
+  // ADD COLUMN IF NOT EXISTS of a column that exists: PostgreSQL skips it with a NOTICE.
+  if (cmd->missing_ok && pg::call([&] { return SearchSysCacheExistsAttName(target.oid, def->colname); })) {
+    a.op = Op::AlterTableOther;
+    return;
+  }
   Node* raw_default = def->raw_default;
   Constraint* fk = nullptr;
   bool check = false, index = false;

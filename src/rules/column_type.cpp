@@ -56,7 +56,8 @@ void add_column_type_rules(Rules& r) {
   r.push_back({"rebuild-index-column-type", Severity::Critical,
                "ALTER COLUMN ... TYPE that keeps the table but rebuilds indexes on the column under ACCESS "
                "EXCLUSIVE",
-               "build the replacement index CONCURRENTLY first, or change the type through a new column"});
+               "drop the index CONCURRENTLY, change the type, build it again CONCURRENTLY; for an index behind a "
+               "constraint, change the type through a new column"});
   r.push_back({"revalidate-check-column-type", Severity::Warning,
                "ALTER COLUMN ... TYPE without a rewrite that still re-validates the column's CHECK constraints "
                "(a full scan under ACCESS EXCLUSIVE)",
