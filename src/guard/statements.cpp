@@ -32,7 +32,6 @@ extern "C" {
 #include "commands/tablespace.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
-#include "optimizer/optimizer.h"
 #include "parser/parse_type.h"
 #include "storage/lmgr.h"
 #include "utils/fmgroids.h"
@@ -189,39 +188,6 @@ void analyze_reindex(ReindexStmt* stmt, const AnalysisContext& context, Statemen
 
 // --- CLUSTER and VACUUM FULL ----------------------------------------------------------------------
 
-// cluster.c copy_table_data: with a btree index, plan_cluster_use_sort decides between a sorted seq
-// scan and an index scan (which seq_scan does not count). The planner opens the table and its
-// indexes ACCESS SHARE: we ask only when all of them can be had at once, else assume the sort.
-bool cluster_uses_seqscan(Oid relid, Oid index, const std::vector<Oid>& indexes) {
-  if (!OidIsValid(index)) return true;
-  Oid am = pg::call([&]() -> Oid {
-    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(index));
-    if (!HeapTupleIsValid(tup)) return InvalidOid;
-    Oid r = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relam;
-    ReleaseSysCache(tup);
-    return r;
-  });
-  if (am != BTREE_AM_OID) return false;
-  std::vector<Oid> all{relid};
-  all.insert(all.end(), indexes.begin(), indexes.end());
-  std::vector<Oid> taken;
-  bool ok = true;
-  for (Oid o : all) {
-    bool held = pg::call([&] { return CheckRelationOidLockedByMe(o, AccessShareLock, true); });
-    if (held) continue;
-    if (pg::call([&] { return ConditionalLockRelationOid(o, AccessShareLock); })) {
-      taken.push_back(o);
-    } else {
-      ok = false;
-      break;
-    }
-  }
-  bool sort = true;
-  if (ok) sort = pg::call([&] { return plan_cluster_use_sort(relid, index); });
-  for (Oid o : taken) pg::call([&] { UnlockRelationOid(o, AccessShareLock); });
-  return sort;
-}
-
 Oid clustered_index(const std::vector<Oid>& indexes) {
   for (Oid idx : indexes) {
     bool clustered = pg::call([&] {
@@ -237,12 +203,15 @@ Oid clustered_index(const std::vector<Oid>& indexes) {
 }
 
 // cluster.c rebuild_relation / finish_heap_swap: the table ACCESS EXCLUSIVE, copied into a new
-// relfilenode, then reindex_relation rebuilds every index (ACCESS EXCLUSIVE, new relfilenode).
+// relfilenode, then reindex_relation rebuilds every index (ACCESS EXCLUSIVE, new relfilenode). The
+// copy reads the old heap with a seq scan (VACUUM FULL, or CLUSTER when plan_cluster_use_sort picks
+// the sort) or through the index; either way each index build then seq-scans the new heap, which
+// has the table's OID, so seq_scan moves whenever the table has an index.
 void add_rebuilt_table(Action& a, Oid relid, Oid order_index, Statement& out) {
   std::vector<Oid> indexes = index_oids(relid);
   a.lock = LockMode::AccessExclusive;
   a.rewrite = has_storage(a.rel.kind);
-  a.scan = a.rewrite && cluster_uses_seqscan(relid, order_index, indexes);
+  a.scan = a.rewrite;
   if (OidIsValid(order_index)) a.index = relation_name(order_index);
   add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
 }
@@ -331,13 +300,22 @@ void analyze_refresh(RefreshMatViewStmt* stmt, const AnalysisContext& context, S
   // matview.c ExecRefreshMatView: EXCLUSIVE when concurrent (readers go on), else ACCESS EXCLUSIVE and
   // the new contents go into a new relfilenode (refresh_by_heap_swap). CONCURRENTLY diffs the old
   // contents against the new in one query that reads the whole view.
+  // Without CONCURRENTLY the swap rebuilds every index of the view (ACCESS EXCLUSIVE, new relfilenode),
+  // each build a seq scan of the new heap; with it, the diff is applied through the indexes as DML.
+  // (The relations the defining query reads are locked ACCESS SHARE and read as its plan says: not
+  // reported here.)
   a.lock = stmt->concurrent ? LockMode::Exclusive : LockMode::AccessExclusive;
   a.rewrite = !stmt->concurrent;
-  a.scan = stmt->concurrent;
-  if (target.oid != InvalidOid)
-    for (Oid idx : index_oids(target.oid))
-      if (usable_unique_index(idx)) a.has_unique_index = true;
-  out.actions.push_back(std::move(a));
+  if (target.oid == InvalidOid) {
+    out.actions.push_back(std::move(a));
+    return;
+  }
+  std::vector<Oid> indexes = index_oids(target.oid);
+  for (Oid idx : indexes)
+    if (usable_unique_index(idx)) a.has_unique_index = true;
+  a.scan = stmt->concurrent || !indexes.empty();
+  add_reindexed(a, indexes, stmt->concurrent ? LockMode::RowExclusive : LockMode::AccessExclusive,
+                !stmt->concurrent, out);
 }
 
 // --- TRUNCATE -------------------------------------------------------------------------------------
@@ -353,14 +331,20 @@ void analyze_truncate(TruncateStmt* stmt, const AnalysisContext& context, Statem
     a.rel = target.facts;
     a.cascade = stmt->behavior == DROP_CASCADE;
     // tablecmds.c ExecuteTruncate: ACCESS EXCLUSIVE on every table (and, with inheritance, every child);
-    // ExecuteTruncateGuts gives each a new relfilenode without reading a row.
+    // ExecuteTruncateGuts gives each a new relfilenode without reading a row, then reindex_relation
+    // builds each index afresh (ACCESS EXCLUSIVE, new relfilenode) with a seq scan of the new, empty
+    // heap: seq_scan moves although no row is read.
     a.lock = LockMode::AccessExclusive;
     a.rewrite = has_storage(a.rel.kind);
-    out.actions.push_back(a);
+    std::vector<Oid> indexes;
+    if (target.oid != InvalidOid && a.rewrite) indexes = index_oids(target.oid);
+    a.scan = !indexes.empty();
+    add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
     if (target.oid != InvalidOid && rv->inh)
       for (Oid child : children(target.oid)) {
         Action c = reached(a, child, LockMode::AccessExclusive);
         c.rewrite = has_storage(c.rel.kind);
+        c.scan = c.rewrite && !index_oids(child).empty();
         out.actions.push_back(std::move(c));
       }
   }

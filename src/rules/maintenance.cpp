@@ -36,7 +36,6 @@ void cluster(const Statement& st, const Action& a, Findings& out) {
   Finding f = base(st, a, "cluster-table");
   f.message = "CLUSTER rewrites " + a.rel.name + " and blocks reads and writes until it finishes";
   f.detail += indexes_note(a);
-  if (!a.index.empty() && !a.scan) f.detail += " It reads the rows in " + a.index + " order through the index.";
   f.hint = "Reorder the table online with pg_repack, which holds ACCESS EXCLUSIVE only briefly at the start and end:\n";
   if (!a.index.empty()) f.hint += "ALTER TABLE " + a.rel.name + " CLUSTER ON " + a.index + ";  -- catalog only\n";
   f.hint += "CREATE EXTENSION IF NOT EXISTS pg_repack;\n-- then, from a shell: pg_repack --table=" + repack_table(a) +
@@ -59,7 +58,7 @@ void refresh(const Statement& st, const Action& a, Findings& out) {
   Finding f = base(st, a, "refresh-matview-without-concurrently");
   f.message = "refreshing materialized view " + a.rel.name + " without CONCURRENTLY blocks its readers until the "
               "query finishes";
-  f.detail += " Its defining query runs in full while the lock is held.";
+  f.detail += " Its defining query runs in full while the lock is held." + indexes_note(a);
   std::string refresh = "REFRESH MATERIALIZED VIEW CONCURRENTLY " + a.rel.name + ";";
   if (a.has_unique_index) {
     f.hint = "It has a unique index, so readers can go on during the refresh:\n" + refresh;
