@@ -314,10 +314,12 @@ END
 $fn$;
 
 -- Every disagreement between PostgreSQL and zdm.analyze(): this table should stay empty.
+SET client_min_messages = warning;  -- the statements' own NOTICEs (truncate cascades to ...)
 SELECT s.n, s.sql, d.relation, d.pg_lock, d.zdm_lock, d.pg_rewrite, d.zdm_rewrite, d.pg_scan, d.zdm_scan, d.error
   FROM statements s, LATERAL disagreements(s.sql) d
  ORDER BY s.n, d.relation;
 
+RESET client_min_messages;
 SELECT count(*) AS statements_checked FROM statements;
 
 RESET zdm.mode;

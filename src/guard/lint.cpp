@@ -341,6 +341,17 @@ bool analyse_isolated(const ParsedStatement& st, const State& state, Statement& 
 
 }  // namespace
 
+bool judged(Node* node) {
+  switch (nodeTag(node)) {
+    case T_TransactionStmt:
+    case T_VariableSetStmt:
+    case T_VariableShowStmt:
+      return false;
+    default:
+      return true;
+  }
+}
+
 std::vector<LintRow> lint(const std::string& sql) {
   std::vector<ParsedStatement> statements = parse(sql);
   JudgeOptions options;
@@ -350,8 +361,9 @@ std::vector<LintRow> lint(const std::string& sql) {
   for (const ParsedStatement& st : statements) {
     pg::call([] { CHECK_FOR_INTERRUPTS(); });
     // Plain SELECT / INSERT / UPDATE / DELETE / MERGE take no lock that blocks readers; the guard
-    // judges utility statements only, and so does lint.
-    if (st.optimizable) {
+    // judges utility statements only, and so does lint. Transaction control and SET / SHOW touch no
+    // relation (COMMIT is what ends a held lock, not a statement run under it).
+    if (st.optimizable || !judged(st.node)) {
       state.after(st, nullptr);
       continue;
     }
