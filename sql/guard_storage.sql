@@ -25,6 +25,9 @@ ANALYZE logs;
 -- rewrite-set-tablespace
 ALTER TABLE logs SET TABLESPACE guard_storage_ts;
 ANALYZE logs;
+-- an index moves too; REINDEX moves it without blocking writes
+CREATE INDEX CONCURRENTLY logs_line_idx ON logs (line);
+ALTER INDEX logs_line_idx SET TABLESPACE guard_storage_ts;
 -- rewrite-set-access-method
 ALTER TABLE logs SET ACCESS METHOD heap_copy;
 

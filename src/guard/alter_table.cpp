@@ -654,7 +654,8 @@ void fill_add_column(const Resolved& target, AlterTableCmd* cmd, Action& a, cons
   bool fk_validated = fk != nullptr && a.has_default;  // parse_utilcmd.c: skipValidation only without default
   a.scan = a.rewrite || (a.not_null && !missing_value) || check || index || fk_validated;
   if (fk != nullptr) {
-    a.referenced = fk->pktable->relname;
+    a.referenced = fk->pktable->schemaname ? quote_ident(fk->pktable->schemaname) + "." : std::string();
+    a.referenced += quote_ident(fk->pktable->relname);
     add_referenced_side(fk->pktable, target, LockMode::ShareRowExclusive, fk_validated, a, context, out);
   }
 }

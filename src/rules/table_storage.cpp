@@ -81,6 +81,21 @@ void check_table_storage(const Statement& st, const Action& named, Findings& out
       break;
     }
     case Op::SetTablespace: {
+      if (a.rel.kind == 'i') {
+        // ALTER INDEX ... SET TABLESPACE: REINDEX can move an index without blocking writes (PostgreSQL 14+).
+        Finding f = finding("rewrite-set-tablespace", st, eff,
+                            "moving index " + t + " to tablespace " + a.new_name + " copies every block of the index");
+        const std::string said = "; rewrites the table and rebuilds its indexes.";
+        size_t pos = f.detail.find(said);
+        if (pos != std::string::npos)
+          f.detail.replace(pos, said.size(),
+                           "; copies every block of the index to the new tablespace. Queries that plan with the "
+                           "index wait for it too.");
+        f.hint = "Rebuild it in the new tablespace without blocking writes:\n"
+                 "REINDEX (TABLESPACE " + a.new_name + ") INDEX CONCURRENTLY " + t + ";";
+        out.push_back(std::move(f));
+        break;
+      }
       Finding f = finding("rewrite-set-tablespace", st, eff,
                           "moving " + t + " to tablespace " + a.new_name + " copies every block of the table");
       const std::string said = "; rewrites the table and rebuilds its indexes.";
