@@ -198,37 +198,58 @@ Key find_key(Oid relid) {
   return key;
 }
 
-// Parses `UPDATE rel SET <set> WHERE <where>` and requires exactly one plain UpdateStmt: that rejects
-// a clause that is not an expression, and one that smuggles a second statement or a FROM/RETURNING.
-// Returns the target column names of the SET clause.
+// The clauses are pasted into the batch statements, so each must stand on its own: the set clause
+// parses as `UPDATE rel SET <set>` (one UpdateStmt, nothing but SET), the where clause as
+// `SELECT <where>` (one plain expression). That rejects a clause that is not an expression, one that
+// smuggles a second statement (`x = 1; DROP TABLE t`), and one that closes the surrounding
+// parenthesis to escape the key range (`true) OR (true`). Returns the SET clause's target columns.
+UserError bad_clause(const std::string& which, const std::string& why) {
+  return UserError(sqlstate::kSyntaxError, "invalid " + which + " for zdm.backfill", why,
+                   "Pass one assignment list as set_clause, e.g. 'region = ''us''', and one boolean expression "
+                   "as where_clause, e.g. 'region IS NULL'.");
+}
+
+List* parse_or_throw(const std::string& sql, const std::string& which, const std::string& shape) {
+  const char* text = sql.c_str();
+  try {
+    return pg::call([&] { return raw_parser(text, RAW_PARSE_DEFAULT); });
+  } catch (const pg::PgError& e) {
+    throw bad_clause(which, "It must parse as " + shape + ": " + e.what() + ".");
+  }
+}
+
 std::vector<std::string> check_clauses(const std::string& rel, const std::string& set_clause,
                                        const std::string& where_clause) {
-  std::string sql = "UPDATE " + rel + " SET\n" + set_clause + "\nWHERE (\n" + where_clause + "\n)";
-  const char* text = sql.c_str();
-  List* parsed = nullptr;
-  try {
-    parsed = pg::call([&] { return raw_parser(text, RAW_PARSE_DEFAULT); });
-  } catch (const pg::PgError& e) {
-    throw UserError(sqlstate::kSyntaxError, "invalid set or where clause for zdm.backfill",
-                    std::string("The clauses must form one statement: UPDATE ") + rel + " SET <set_clause> WHERE (<where_clause>): " + e.what() + ".",
-                    "Pass one expression list as set_clause, e.g. 'region = ''us''', and one boolean expression as where_clause, e.g. 'region IS NULL'.");
-  }
-  auto bad = [&](const std::string& why) {
-    return UserError(sqlstate::kSyntaxError, "invalid set or where clause for zdm.backfill", why,
-                     "Pass one expression list as set_clause, e.g. 'region = ''us''', and one boolean expression as where_clause, e.g. 'region IS NULL'.");
-  };
-  if (parsed == nullptr || list_length(parsed) != 1) throw bad("The clauses form more than one statement.");
-  RawStmt* raw = static_cast<RawStmt*>(linitial(parsed));
-  if (!IsA(raw->stmt, UpdateStmt)) throw bad("The clauses do not form an UPDATE.");
-  UpdateStmt* upd = reinterpret_cast<UpdateStmt*>(raw->stmt);
-  if (upd->fromClause != NIL || upd->returningList != NIL || upd->withClause != nullptr)
-    throw bad("The clauses may not add FROM, RETURNING or WITH to the UPDATE.");
+  const std::string set_shape = "UPDATE " + rel + " SET <set_clause>";
+  List* parsed = parse_or_throw("UPDATE " + rel + " SET\n" + set_clause + "\n", "set_clause", set_shape);
+  if (list_length(parsed) != 1) throw bad_clause("set_clause", "It holds more than one statement.");
+  Node* stmt = static_cast<RawStmt*>(linitial(parsed))->stmt;
+  if (!IsA(stmt, UpdateStmt)) throw bad_clause("set_clause", "It must parse as " + set_shape + ".");
+  UpdateStmt* upd = reinterpret_cast<UpdateStmt*>(stmt);
+  if (upd->whereClause != nullptr || upd->fromClause != NIL || upd->returningList != NIL || upd->withClause != nullptr)
+    throw bad_clause("set_clause", "It may hold assignments only, not WHERE, FROM, RETURNING or WITH.");
   std::vector<std::string> targets;
   ListCell* lc;
   foreach (lc, upd->targetList) {
     ResTarget* rt = static_cast<ResTarget*>(lfirst(lc));
     if (rt->name) targets.emplace_back(rt->name);
   }
+
+  const std::string where_shape = "one boolean expression";
+  parsed = parse_or_throw("SELECT\n" + where_clause + "\n", "where_clause", where_shape);
+  if (list_length(parsed) != 1) throw bad_clause("where_clause", "It holds more than one statement.");
+  stmt = static_cast<RawStmt*>(linitial(parsed))->stmt;
+  bool one_expr = false;
+  if (IsA(stmt, SelectStmt)) {
+    SelectStmt* sel = reinterpret_cast<SelectStmt*>(stmt);
+    one_expr = sel->op == SETOP_NONE && list_length(sel->targetList) == 1 && sel->fromClause == NIL &&
+               sel->whereClause == nullptr && sel->groupClause == NIL && sel->havingClause == nullptr &&
+               sel->windowClause == NIL && sel->sortClause == NIL && sel->limitCount == nullptr &&
+               sel->limitOffset == nullptr && sel->lockingClause == NIL && sel->withClause == nullptr &&
+               sel->intoClause == nullptr && sel->distinctClause == NIL && sel->valuesLists == NIL &&
+               static_cast<ResTarget*>(linitial(sel->targetList))->name == nullptr;
+  }
+  if (!one_expr) throw bad_clause("where_clause", "It must be " + where_shape + ".");
   return targets;
 }
 
@@ -248,7 +269,8 @@ Statements statements(const std::string& rel, const Key& key, const std::string&
   } else {
     const std::string& k = key.column;
     const std::string& t = key.type;
-    s.boundary = "SELECT " + k + "::text FROM ONLY " + rel + " WHERE ($1::text IS NULL OR " + k + " > $1::text::" + t +
+    // The output column has its own name: ORDER BY k must sort by the key, not by its text.
+    s.boundary = "SELECT " + k + "::text AS zdm_boundary FROM ONLY " + rel + " WHERE ($1::text IS NULL OR " + k + " > $1::text::" + t +
                  ") AND " + k + " <= $2::text::" + t + " ORDER BY " + k + " OFFSET $3::bigint LIMIT 1";
     s.update = "UPDATE ONLY " + rel + " " + user + " AND ($1::text IS NULL OR " + k + " > $1::text::" + t + ") AND " +
                k + " <= $2::text::" + t;

@@ -1,0 +1,125 @@
+-- zdm.backfill: CALL interface, batches, progress row, rerun, errors with nothing changed.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS zdm;
+RESET client_min_messages;
+CREATE SCHEMA backfill_api;
+SET search_path = backfill_api, public;
+\set VERBOSITY default
+
+CREATE TABLE orders (id bigint PRIMARY KEY, region text, amount int);
+INSERT INTO orders SELECT g, NULL, g % 7 FROM generate_series(1, 5000) g;
+
+-- Every row matching the where clause is updated, in committed batches walked by the primary key.
+-- Fixed batch size: 5000 rows / 1000 = 5 batches.
+CALL zdm.backfill('orders', 'region = ''us''', 'region IS NULL', batch_size => 1000, adaptive => false,
+                  job_name => 'fill region');
+SELECT count(*) FILTER (WHERE region = 'us') AS us, count(*) AS total FROM orders;
+SELECT job_id > 0 AS has_id, name, relation, state, rows_done, batches, current_batch_size, last_key,
+       upper_bound, runner, owner, pid, finished_at IS NOT NULL AS finished, eta, last_error
+  FROM zdm.backfill_status WHERE relation = 'backfill_api.orders';
+
+-- Rerunning a finished backfill is cheap and changes nothing when the where clause excludes the rows
+-- already done: it walks the key range again (index only) and updates 0 rows.
+CALL zdm.backfill('orders', 'region = ''us''', 'region IS NULL', batch_size => 1000, adaptive => false);
+SELECT rows_done, batches, state FROM zdm.backfill_status
+ WHERE relation = 'backfill_api.orders' ORDER BY job_id DESC LIMIT 1;
+
+-- Only rows in range that match the where clause are touched.
+UPDATE orders SET region = NULL WHERE id % 10 = 0;
+CALL zdm.backfill('orders', 'region = ''eu''', 'region IS NULL AND amount > 3', batch_size => 700,
+                  adaptive => false);
+SELECT region, count(*) FROM orders GROUP BY region ORDER BY region NULLS LAST;
+
+-- Adaptive batches stay within [min_batch_size, max_batch_size].
+UPDATE orders SET region = NULL;
+CALL zdm.backfill('orders', 'region = ''ap''', 'region IS NULL', batch_size => 200,
+                  min_batch_size => 100, max_batch_size => 400);
+SELECT count(*) FILTER (WHERE region = 'ap') AS ap,
+       (SELECT current_batch_size BETWEEN 100 AND 400 FROM zdm.backfill_status
+         WHERE relation = 'backfill_api.orders' ORDER BY job_id DESC LIMIT 1) AS bounded,
+       (SELECT batches >= 5000 / 400 FROM zdm.backfill_status
+         WHERE relation = 'backfill_api.orders' ORDER BY job_id DESC LIMIT 1) AS batched
+  FROM orders;
+
+-- A text key (any unique NOT NULL btree key works), and an empty table (done at once).
+CREATE TABLE codes (code text NOT NULL UNIQUE, label text);
+INSERT INTO codes SELECT 'c' || g, NULL FROM generate_series(1, 300) g;
+CALL zdm.backfill('codes', 'label = upper(code)', 'label IS NULL', batch_size => 128, adaptive => false);
+SELECT count(*) FROM codes WHERE label = upper(code);
+SELECT rows_done, batches, last_key, upper_bound FROM zdm.backfill_status WHERE relation = 'backfill_api.codes';
+CREATE TABLE empty_t (id int PRIMARY KEY, v int);
+CALL zdm.backfill('empty_t', 'v = 1', 'v IS NULL');
+
+-- A table without a usable key is walked by ctid ranges (blocks); the upper bound is its size in blocks.
+CREATE TABLE heap_only (a int, b text);
+INSERT INTO heap_only SELECT g, NULL FROM generate_series(1, 3000) g;
+ANALYZE heap_only;
+CALL zdm.backfill('heap_only', 'b = a::text', 'b IS NULL', batch_size => 500, adaptive => false);
+SELECT count(*) FILTER (WHERE b = a::text) AS filled, count(*) AS total FROM heap_only;
+SELECT state, rows_done, batches > 1 AS batched, last_key = upper_bound AS walked_to_end
+  FROM zdm.backfill_status WHERE relation = 'backfill_api.heap_only';
+
+-- Progress is also visible in the job table, one row per job, written with each batch.
+SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'done') AS done
+  FROM zdm.backfill_jobs WHERE relid = 'orders'::regclass;
+
+\set VERBOSITY default
+-- Errors: each clear, and nothing changed (no job row is created).
+SELECT count(*) AS jobs_before FROM zdm.backfill_jobs \gset
+BEGIN;
+CALL zdm.backfill('orders', 'region = ''x''', 'true');
+ROLLBACK;
+CALL zdm.backfill('no_such_table', 'region = ''x''', 'true');
+CREATE VIEW orders_v AS SELECT * FROM orders;
+CALL zdm.backfill('orders_v', 'region = ''x''', 'true');
+CREATE TABLE parted (id int PRIMARY KEY, v int) PARTITION BY RANGE (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);
+CALL zdm.backfill('parted', 'v = 1', 'v IS NULL');
+CALL zdm.backfill('orders', 'region = ''x''; DROP TABLE orders', 'true');
+CALL zdm.backfill('orders', 'region = ''x''', 'true; DROP TABLE orders');
+CALL zdm.backfill('orders', 'region = ''x''', 'true) OR (true');
+CALL zdm.backfill('orders', 'region = ''x'' FROM codes', 'true');
+CALL zdm.backfill('orders', 'region = ''x''', 'true RETURNING *');
+CALL zdm.backfill('orders', 'no_such_column = 1', 'true');
+CALL zdm.backfill('orders', 'region = ''x''', 'no_such_column IS NULL');
+CALL zdm.backfill('orders', 'region = ''x''', 'region');
+CALL zdm.backfill('orders', 'id = id + 1', 'true');
+CALL zdm.backfill('orders', 'region = ''x''', 'true', batch_size => 0);
+CALL zdm.backfill('orders', 'region = ''x''', 'true', batch_size => -5);
+CALL zdm.backfill('orders', 'region = ''x''', 'true', sleep_ms => -1);
+CALL zdm.backfill('orders', 'region = ''x''', 'true', lock_timeout => '-1 s');
+CALL zdm.backfill('orders', 'region = ''x''', 'true', max_replica_lag => '-5 min');
+CALL zdm.backfill('orders', 'region = ''x''', 'true', target_batch_ms => 0);
+CALL zdm.backfill('orders', 'region = ''x''', 'true', min_batch_size => 10, max_batch_size => 5);
+CALL zdm.backfill(NULL, 'region = ''x''', 'true');
+CALL zdm.backfill('orders', NULL, 'true');
+CALL zdm.backfill('orders', 'region = ''x''', NULL);
+SELECT count(*) FILTER (WHERE region = 'x') AS changed FROM orders;
+SELECT count(*) - :jobs_before AS new_jobs FROM zdm.backfill_jobs;
+
+-- A failing batch (here: a division by zero at id 2500) rolls back only that batch; the job fails
+-- with the error and its progress row says how far it got (two batches of 1000 committed). Once the
+-- cause is fixed, a rerun with the same where clause finishes the rest and leaves done rows alone.
+UPDATE orders SET region = NULL;
+CALL zdm.backfill('orders', 'region = (100 / (id - 2500))::text', 'region IS NULL', batch_size => 1000,
+                  adaptive => false);
+SELECT state, rows_done, batches, last_key, last_error FROM zdm.backfill_status
+ WHERE relation = 'backfill_api.orders' ORDER BY job_id DESC LIMIT 1;
+SELECT count(*) FILTER (WHERE region IS NOT NULL) AS updated, max(id) FILTER (WHERE region IS NOT NULL) AS up_to
+  FROM orders;
+UPDATE orders SET region = 'fixed by hand' WHERE id = 2500;
+CALL zdm.backfill('orders', 'region = (100 / (id - 2500))::text', 'region IS NULL', batch_size => 1000,
+                  adaptive => false);
+SELECT count(*) FILTER (WHERE region IS NULL) AS left_over FROM orders;
+
+-- One job per table: a job that stopped unfinished blocks a new one until resumed or cancelled.
+UPDATE zdm.backfill_jobs SET state = 'paused' WHERE id = (SELECT max(id) FROM zdm.backfill_jobs);
+CALL zdm.backfill('orders', 'region = ''y''', 'region IS NULL');
+SELECT zdm.backfill_cancel(max(id)) FROM zdm.backfill_jobs;
+SELECT zdm.backfill_cancel(max(id)) FROM zdm.backfill_jobs;
+SELECT zdm.backfill_resume(max(id)) FROM zdm.backfill_jobs;
+SELECT zdm.backfill_pause(max(id)) FROM zdm.backfill_jobs;
+SELECT zdm.backfill_pause(-1);
+
+\set VERBOSITY terse
+DROP SCHEMA backfill_api CASCADE;
