@@ -1218,6 +1218,15 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
         case Op::SetAccessMethod: fill_storage(target, cmd, a); break;
         default: break;
       }
+      if (cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit) {
+        // tablecmds.c ATExecAddInherit opens the new parent SHARE UPDATE EXCLUSIVE, ATExecDropInherit
+        // the old one ACCESS SHARE.
+        Resolved parent = resolve(castNode(RangeVar, cmd->def), context);
+        if (parent.oid != InvalidOid)
+          extra.actions.push_back(side_action(parent.oid, cmd->subtype == AT_AddInherit ? LockMode::ShareUpdateExclusive
+                                                                                         : LockMode::AccessShare,
+                                              false, a));
+      }
       bool has_children = target.facts.kind == RELKIND_PARTITIONED_TABLE ||
                           pg::call([&] { return has_subclass(target.oid); });
       if (stmt->relation->inh && has_children && recurses(target, a, cmd)) add_children(target, cmd, a, context, extra);
