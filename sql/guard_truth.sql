@@ -89,6 +89,11 @@ CREATE UNIQUE INDEX sales_totals_region ON sales_totals (region);
 CREATE TABLE audit (id int) WITH (autovacuum_enabled = false);
 CREATE FUNCTION audit_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit_trigger();
+CREATE TABLE vehicles (id int, name text) WITH (autovacuum_enabled = false);
+CREATE TABLE cars (wheels int) INHERITS (vehicles) WITH (autovacuum_enabled = false);
+INSERT INTO vehicles SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+INSERT INTO cars SELECT g, 'car' || g, 4 FROM generate_series(1, 1000) g;
+ALTER TABLE vehicles ADD CONSTRAINT name_present CHECK (name IS NOT NULL) NOT VALID;
 ANALYZE;
 
 -- The statements, in groups. Each one must succeed on the tables above.
@@ -109,8 +114,15 @@ INSERT INTO statements (sql) VALUES
   ('ALTER TABLE orders ADD COLUMN c12 int, ADD COLUMN c13 int DEFAULT (random() * 10)::int'),
   ('ALTER TABLE events ADD COLUMN extra int'),
   ('ALTER TABLE events ADD COLUMN extra int DEFAULT random()::int'),
+  ('ALTER TABLE orders ADD COLUMN c14 int CHECK (c14 > 0)'),
+  ('ALTER TABLE items ADD COLUMN total int GENERATED ALWAYS AS (price * 2) STORED'),
+  ('ALTER TABLE vehicles ADD COLUMN color text'),
+  ('ALTER TABLE vehicles ADD COLUMN serial_no bigserial'),
   -- DROP / RENAME COLUMN, defaults, NOT NULL
   ('ALTER TABLE orders DROP COLUMN note'),
+  ('ALTER TABLE orders DROP COLUMN customer_id'),
+  ('ALTER TABLE ONLY vehicles ALTER COLUMN name SET DEFAULT ''x'''),
+  ('ALTER TABLE items ALTER COLUMN qty SET NOT NULL'),
   ('ALTER TABLE orders RENAME COLUMN note TO remark'),
   ('ALTER TABLE orders ALTER COLUMN amount SET DEFAULT 0'),
   ('ALTER TABLE orders ALTER COLUMN status DROP DEFAULT'),
@@ -136,6 +148,10 @@ INSERT INTO statements (sql) VALUES
   ('ALTER TABLE items ALTER COLUMN price TYPE bigint'),
   ('ALTER TABLE events ALTER COLUMN payload TYPE bigint'),
   ('ALTER TABLE ledger ALTER COLUMN amount TYPE int'),
+  ('ALTER TABLE orders ALTER COLUMN note TYPE text'),
+  ('ALTER TABLE customers ALTER COLUMN email TYPE text COLLATE "C"'),
+  ('ALTER TABLE customers ALTER COLUMN email TYPE varchar(300)'),
+  ('ALTER TABLE vehicles ALTER COLUMN name TYPE varchar(50)'),
   -- constraints
   ('ALTER TABLE orders ADD CONSTRAINT amount_small CHECK (amount < 1000)'),
   ('ALTER TABLE orders ADD CONSTRAINT amount_small CHECK (amount < 1000) NOT VALID'),
@@ -153,6 +169,9 @@ INSERT INTO statements (sql) VALUES
   ('ALTER TABLE orders RENAME CONSTRAINT note_short TO note_brief'),
   ('ALTER TABLE events ADD CONSTRAINT events_id_positive CHECK (id >= 0)'),
   ('ALTER TABLE events ADD CONSTRAINT events_id_positive CHECK (id >= 0) NOT VALID'),
+  ('ALTER TABLE vehicles VALIDATE CONSTRAINT name_present'),
+  ('ALTER TABLE vehicles ADD CONSTRAINT name_length CHECK (length(name) < 60)'),
+  ('ALTER TABLE customers ADD CONSTRAINT email_once UNIQUE (email) DEFERRABLE'),
   -- partitions
   ('ALTER TABLE events ATTACH PARTITION events_3 FOR VALUES FROM (4000) TO (5000)'),
   ('ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES FROM (5000) TO (6000)'),
@@ -195,6 +214,12 @@ INSERT INTO statements (sql) VALUES
   ('DROP TABLE items'),
   ('DROP TABLE orders CASCADE'),
   ('DROP MATERIALIZED VIEW sales_totals'),
+  ('DROP TABLE events'),
+  ('DROP TABLE events_1'),
+  ('DROP TABLE vehicles CASCADE'),
+  ('ALTER TABLE events_1 RENAME TO events_one'),
+  ('ALTER MATERIALIZED VIEW sales_totals RENAME TO sales_sum'),
+  ('ALTER TABLE sales SET (autovacuum_enabled = true)'),
   ('REFRESH MATERIALIZED VIEW sales_totals'),
   ('REFRESH MATERIALIZED VIEW CONCURRENTLY sales_totals'),
   ('ANALYZE orders'),
