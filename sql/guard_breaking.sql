@@ -17,8 +17,10 @@ CREATE TABLE legacy (id int PRIMARY KEY, payload text);
 INSERT INTO legacy SELECT g, 'p' || g FROM generate_series(1, 300) g;
 CREATE TABLE "Old Stuff" (id int);
 INSERT INTO "Old Stuff" SELECT g FROM generate_series(1, 300) g;
+CREATE TABLE line_items (id int, order_id int REFERENCES orders);
+INSERT INTO line_items SELECT g, g FROM generate_series(1, 300) g;
 CREATE INDEX CONCURRENTLY orders_customer_idx ON orders (customer_id);
-ANALYZE orders, legacy, "Old Stuff";
+ANALYZE orders, legacy, "Old Stuff", line_items;
 
 -- breaking-drop-column
 ALTER TABLE orders DROP COLUMN note;
@@ -34,6 +36,8 @@ DROP TYPE mood CASCADE;
 -- breaking-drop-table (quoted names stay quoted in the hint)
 DROP TABLE "Old Stuff";
 DROP TABLE guard_breaking_archive.legacy_v2;
+-- dropping a table with a foreign key also locks the table it references
+DROP TABLE line_items;
 
 -- strict mode: rejected before any lock, nothing changed
 SET zdm.mode = strict;

@@ -23,6 +23,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
@@ -420,6 +421,35 @@ void analyze_drop_type(DropStmt* stmt, const AnalysisContext& context, Statement
   (void)context;
 }
 
+// The other side of each foreign key a DROP TABLE removes: the tables it references (always) and,
+// with CASCADE, the tables referencing it. Dropping the constraint's triggers opens the other table
+// ACCESS EXCLUSIVE (trigger.c RemoveTriggerById).
+std::vector<Oid> foreign_key_partners(Oid relid, bool cascade) {
+  List* found = pg::call([&]() -> List* {
+    List* result = NIL;
+    Relation con = table_open(ConstraintRelationId, AccessShareLock);
+    SysScanDesc scan = systable_beginscan(con, InvalidOid, false, nullptr, 0, nullptr);
+    HeapTuple tup;
+    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+      auto* c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
+      if (c->contype != CONSTRAINT_FOREIGN) continue;
+      Oid other = InvalidOid;
+      if (c->conrelid == relid)
+        other = c->confrelid;
+      else if (cascade && c->confrelid == relid)
+        other = c->conrelid;
+      if (OidIsValid(other) && other != relid) result = list_append_unique_oid(result, other);
+    }
+    systable_endscan(scan);
+    table_close(con, AccessShareLock);
+    return result;
+  });
+  std::vector<Oid> out;
+  ListCell* lc;
+  foreach (lc, found) out.push_back(lfirst_oid(lc));
+  return out;
+}
+
 void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out) {
   switch (stmt->removeType) {
     case OBJECT_TYPE:
@@ -457,7 +487,18 @@ void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out
         out.actions.push_back(std::move(h));
       }
     }
+    std::vector<Oid> partners;
+    if (a.op == Op::DropRelation && target.oid != InvalidOid &&
+        (a.rel.kind == RELKIND_RELATION || a.rel.kind == RELKIND_PARTITIONED_TABLE))
+      partners = foreign_key_partners(target.oid, a.cascade);
+    std::vector<Action> others;
+    for (Oid other : partners) {
+      Action o = reached(a, other, LockMode::AccessExclusive);
+      a.referenced = a.referenced.empty() ? o.rel.name : a.referenced + ", " + o.rel.name;
+      others.push_back(std::move(o));
+    }
     out.actions.push_back(std::move(a));
+    for (Action& o : others) out.actions.push_back(std::move(o));
   }
 }
 

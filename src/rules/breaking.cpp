@@ -90,6 +90,9 @@ void drop_table(const Statement& st, const Action& a, Findings& out) {
   std::string parked = sql::schema_prefix(t) + text::derive(sql::unqualified(t), "_to_drop");
   Finding f = base(st, a, "breaking-drop-table", Severity::Warning);
   f.message = std::string("dropping ") + kind_word(a.rel.kind) + " " + t + " breaks clients that still use it";
+  if (!a.referenced.empty())
+    f.detail += " Removing its foreign keys also locks " + a.referenced +
+                " in AccessExclusiveLock mode (blocks reads and writes).";
   f.detail += " It cannot be undone: the data is gone with it.";
   f.hint = "Once deployed code no longer uses it, park it under another name first (undo: rename it back), "
            "and drop it when nothing has failed:\n"
