@@ -1,0 +1,111 @@
+-- zdm.backfill_start / pause / resume / cancel: the background worker runs the job as the calling
+-- role; permissions; who may see and steer whose jobs.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS zdm;
+RESET client_min_messages;
+CREATE SCHEMA backfill_worker;
+SET search_path = backfill_worker, public;
+\set VERBOSITY default
+
+-- Waits until a job is no longer running (a committed outcome, not a timing).
+CREATE FUNCTION wait_job(job bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE s text;
+BEGIN
+  FOR i IN 1..1200 LOOP
+    SELECT state INTO s FROM zdm.backfill_jobs WHERE id = job;
+    IF s IS NULL OR s NOT IN ('running', 'waiting for replica') THEN RETURN s; END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN s;
+END $$;
+
+CREATE TABLE items (id int PRIMARY KEY, who text, n int);
+INSERT INTO items SELECT g, NULL, g FROM generate_series(1, 4000) g;
+CREATE ROLE bf_writer LOGIN;
+CREATE ROLE bf_reader LOGIN;
+CREATE ROLE bf_other LOGIN;
+CREATE ROLE bf_signal LOGIN IN ROLE pg_signal_backend;
+GRANT USAGE ON SCHEMA backfill_worker TO bf_writer, bf_reader, bf_other, bf_signal;
+GRANT EXECUTE ON FUNCTION wait_job(bigint) TO bf_writer, bf_other, bf_signal;
+GRANT SELECT, UPDATE ON items TO bf_writer;
+GRANT SELECT ON items TO bf_reader;
+
+-- A caller without UPDATE on the table gets the normal permission error before anything runs.
+SET ROLE bf_reader;
+CALL zdm.backfill('items', 'who = current_user', 'who IS NULL');
+SELECT zdm.backfill_start('items', 'who = current_user', 'who IS NULL');
+RESET ROLE;
+SELECT count(*) AS jobs FROM zdm.backfill_jobs WHERE relid = 'items'::regclass;
+
+-- The background job runs as the role that started it (current_user inside the set clause), in a
+-- worker that commits each batch; zdm.backfill_start returns at once with the job id.
+SET ROLE bf_writer;
+SELECT zdm.backfill_start('items', 'who = current_user', 'who IS NULL', batch_size => 500,
+                          adaptive => false, job_name => 'who') AS job \gset
+SELECT wait_job(:job);
+SELECT who, count(*) FROM items GROUP BY who;
+SELECT name, relation, state, rows_done, batches, last_key, upper_bound, runner, owner, pid, last_error
+  FROM zdm.backfill_status WHERE job_id = :job;
+RESET ROLE;
+
+-- Other roles neither see nor steer it; a forged change to its row is refused by row-level security.
+SET ROLE bf_other;
+SELECT count(*) AS visible FROM zdm.backfill_status WHERE job_id = :job;
+SELECT zdm.backfill_cancel(:job);
+SELECT zdm.backfill_resume(:job);
+UPDATE zdm.backfill_jobs SET state = 'running' WHERE id = :job;
+RESET ROLE;
+
+-- Pause: a job paused before its worker got to run does nothing (the worker waits for the starting
+-- transaction to commit, then finds the job paused). A second job on the table is refused while this
+-- one is unfinished. Resume runs it in a new worker; every row is updated exactly once (n counts).
+UPDATE items SET who = NULL;
+SET ROLE bf_writer;
+BEGIN;
+SELECT zdm.backfill_start('items', 'who = ''bg'', n = n + 1000000', 'who IS NULL', batch_size => 100,
+                          adaptive => false) AS job2 \gset
+SELECT zdm.backfill_pause(:job2);
+COMMIT;
+SELECT wait_job(:job2);
+SELECT count(*) FILTER (WHERE who IS NOT NULL) AS changed FROM items;
+SELECT zdm.backfill_start('items', 'who = ''other''', 'who IS NULL');
+CALL zdm.backfill('items', 'who = ''other''', 'who IS NULL');
+SELECT zdm.backfill_pause(:job2);
+RESET ROLE;
+-- A member of pg_signal_backend sees and steers every job; the resumed job still runs as its owner.
+SET ROLE bf_signal;
+SELECT state FROM zdm.backfill_status WHERE job_id = :job2;
+SELECT zdm.backfill_resume(:job2);
+SELECT wait_job(:job2);
+RESET ROLE;
+SELECT state, rows_done, batches, runner, owner FROM zdm.backfill_status WHERE job_id = :job2;
+SELECT count(*) FILTER (WHERE who = 'bg') AS bg, count(*) FILTER (WHERE n > 2000000) AS twice,
+       count(*) FILTER (WHERE n < 1000000) AS missed
+  FROM items;
+
+-- Cancel: the job stops for good and cannot be resumed.
+UPDATE items SET who = NULL;
+SET ROLE bf_writer;
+BEGIN;
+SELECT zdm.backfill_start('items', 'who = ''c''', 'who IS NULL') AS job3 \gset
+COMMIT;
+RESET ROLE;
+SET ROLE bf_signal;
+SELECT zdm.backfill_cancel(:job3);
+RESET ROLE;
+SELECT wait_job(:job3);
+SELECT count(*) FILTER (WHERE who = 'c') = (SELECT rows_done FROM zdm.backfill_jobs WHERE id = :job3)
+       AS rows_match_progress
+  FROM items;
+SELECT zdm.backfill_resume(:job3);
+
+-- backfill_start inside a transaction that rolls back: no job, and its worker exits without work.
+BEGIN;
+SELECT zdm.backfill_start('items', 'who = ''rolled back''', 'who IS NULL') IS NOT NULL AS started;
+ROLLBACK;
+SELECT count(*) FILTER (WHERE who = 'rolled back') AS changed FROM items;
+
+\set VERBOSITY terse
+DROP SCHEMA backfill_worker CASCADE;
+DELETE FROM zdm.backfill_jobs WHERE owner IN ('bf_writer'::regrole, 'bf_other'::regrole, 'bf_signal'::regrole);
+DROP ROLE bf_writer, bf_reader, bf_other, bf_signal;
