@@ -54,7 +54,7 @@ SELECT statement_no, command, relation, lock_mode
     UPDATE orders SET note = 'x' WHERE id = 1;
     SELECT count(*) FROM orders;
     DELETE FROM orders WHERE id < 0;
-    TRUNCATE customers CASCADE
+    ALTER TABLE customers ADD COLUMN phone text
   $sql$);
 
 -- LOCK TABLE: the mode it asks for, on the table and (unless ONLY) its partitions.
