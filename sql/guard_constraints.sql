@@ -123,6 +123,21 @@ ALTER TABLE events ATTACH PARTITION events_4 FOR VALUES FROM (300) TO (400);   -
 SET zdm.mode = warn;
 \set VERBOSITY default
 
+-- the parent's indexes must exist on the partition, or ATTACH builds them under the lock
+SET zdm.mode = off;   -- set-up: an index on a partitioned table cannot be built CONCURRENTLY
+CREATE TABLE metrics (id int, v int) PARTITION BY RANGE (id);
+CREATE INDEX metrics_v_idx ON metrics (v);
+SET zdm.mode = warn;
+CREATE TABLE metrics_1 (id int NOT NULL, v int, CONSTRAINT metrics_1_bound CHECK (id >= 0 AND id < 100));
+INSERT INTO metrics_1 SELECT g, g FROM generate_series(0, 99) g;
+ANALYZE metrics_1;
+SET zdm.mode = strict;
+ALTER TABLE metrics ATTACH PARTITION metrics_1 FOR VALUES FROM (0) TO (100);
+\echo :LAST_ERROR_SQLSTATE
+CREATE INDEX CONCURRENTLY ON metrics_1 USING btree (v);
+ALTER TABLE metrics ATTACH PARTITION metrics_1 FOR VALUES FROM (0) TO (100);   -- index attached: nothing built
+SET zdm.mode = warn;
+
 -- SET NOT NULL on a partitioned table scans each partition not proven by its own valid CHECK
 \set VERBOSITY terse
 ALTER TABLE events_1 ADD CONSTRAINT events_1_kind CHECK (kind IS NOT NULL) NOT VALID;

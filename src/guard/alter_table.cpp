@@ -885,6 +885,7 @@ struct PartitionProof {
   Oid default_part;     // the parent's default partition, if any (it gets re-checked)
   bool default_implied;
   char* default_constraint;  // the default partition's new constraint, deparsed over its columns
+  List* missing_indexes;     // "name\tUSING ..." of parent indexes the partition has no match for
   List* below;               // a partitioned table being attached: every relation below it ...
   List* below_scanned;       // ... and (int list) whether it is scanned
 };
@@ -916,6 +917,40 @@ void validate_below(Relation rel, List* constraint, bool proven_above, List** oi
 // unless PartConstraintImpliedByRelConstraint proves the bound (and the parent's own partition
 // constraint) from its valid CHECK and NOT NULL constraints; a default partition is re-checked
 // against the negation of the new bound (get_proposed_default_constraint).
+// An index's definition from USING on, prefixed with U when unique: two indexes with the same
+// signature over tables with the same column names are what CompareIndexInfo calls equivalent (a
+// textual approximation: same method, keys, expressions, operator classes, collations, predicate).
+// Call inside pg::call.
+char* index_signature(Oid indexoid) {
+  char* def = pg_get_indexdef_string(indexoid);
+  char* using_clause = strstr(def, " USING ");
+  HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+  bool unique = HeapTupleIsValid(tup) && reinterpret_cast<Form_pg_index>(GETSTRUCT(tup))->indisunique;
+  if (HeapTupleIsValid(tup)) ReleaseSysCache(tup);
+  return psprintf("%s%s", unique ? "U" : "", using_clause ? using_clause : def);
+}
+
+// tablecmds.c AttachPartitionEnsureIndexes: each index of the parent needs an equivalent index on the
+// partition, which is attached; a missing one is built (DefineIndex) under the ACCESS EXCLUSIVE lock.
+// Call inside pg::call.
+List* missing_partition_indexes(Relation parent, Relation part) {
+  List* result = NIL;
+  List* part_sigs = NIL;
+  ListCell* lc;
+  List* part_indexes = RelationGetIndexList(part);
+  foreach (lc, part_indexes) part_sigs = lappend(part_sigs, index_signature(lfirst_oid(lc)));
+  List* parent_indexes = RelationGetIndexList(parent);
+  foreach (lc, parent_indexes) {
+    Oid idx = lfirst_oid(lc);
+    char* sig = index_signature(idx);
+    bool found = false;
+    ListCell* pc;
+    foreach (pc, part_sigs) found = found || strcmp(sig, static_cast<char*>(lfirst(pc))) == 0;
+    if (!found) result = lappend(result, psprintf("%s\t%s", get_rel_name(idx), sig));
+  }
+  return result;
+}
+
 PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw_bound) {
   return pg::call([&]() -> PartitionProof {
     PartitionProof p{};
@@ -945,6 +980,7 @@ PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw
       p.constraint = deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(constraint)),
                                         deparse_context_for(RelationGetRelationName(part), partid), false, false);
     }
+    if (part->rd_rel->relkind == RELKIND_RELATION) p.missing_indexes = missing_partition_indexes(parent, part);
     p.default_part = get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true));
     p.default_implied = true;
     if (OidIsValid(p.default_part) && p.default_part != partid && !bound->is_default) {
@@ -986,7 +1022,18 @@ void fill_attach_partition(const Resolved& target, AlterTableCmd* cmd, Action& p
   a.partition_constraint_implied = p.ok && p.implied;
   if (p.constraint) a.constraint_expr = p.constraint;
   if (p.bound) a.partition_bound = p.bound;
-  a.scan = !a.partition_constraint_implied && RELKIND_HAS_STORAGE(part.facts.kind);
+  ListCell* mi;
+  foreach (mi, p.missing_indexes) {
+    std::string entry = static_cast<char*>(lfirst(mi));
+    size_t tab = entry.find('\t');
+    std::string sig = entry.substr(tab + 1);
+    bool unique = !sig.empty() && sig[0] == 'U';
+    if (unique) sig = sig.substr(1);
+    a.rebuilt_indexes.push_back(quote_ident(entry.substr(0, tab).c_str()));
+    a.rebuilt_index_defs.push_back(std::string("CREATE ") + (unique ? "UNIQUE " : "") + "INDEX CONCURRENTLY ON " +
+                                   part.facts.name + sig);
+  }
+  a.scan = (!a.partition_constraint_implied || !a.rebuilt_indexes.empty()) && RELKIND_HAS_STORAGE(part.facts.kind);
   out.actions.push_back(a);
   for (int i = 0; i < list_length(p.below); i++) {
     Action b;
@@ -1209,6 +1256,19 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
         case Op::SetNotNull: fill_set_not_null(target, cmd, a); break;
         case Op::AddConstraint: fill_add_constraint(target, cmd, a, context, extra); break;
         case Op::DropConstraint: fill_drop_constraint(target, cmd, a, extra); break;
+        case Op::DropColumn: {
+          // Dropping the column drops the foreign keys on it, and with them their triggers on the table
+          // at the other end, which is locked ACCESS EXCLUSIVE (RemoveConstraintById).
+          AttrNumber attnum = pg::call([&] { return get_attnum(target.oid, cmd->name); });
+          if (attnum > 0) {
+            List* fks = foreign_keys_on_column(target.oid, attnum);
+            ListCell* fc;
+            foreach (fc, fks)
+              extra.actions.push_back(
+                  side_action(static_cast<ForeignKeyUse*>(lfirst(fc))->other, LockMode::AccessExclusive, false, a));
+          }
+          break;
+        }
         case Op::ValidateConstraint: fill_validate_constraint(target, cmd, a, context, extra); break;
         case Op::AttachPartition: fill_attach_partition(target, cmd, a, context, extra); break;
         case Op::DetachPartition: fill_detach_partition(target, cmd, a, context, extra); break;

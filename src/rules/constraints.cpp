@@ -147,14 +147,22 @@ void check_attach_partition(const Statement& st, const Action& named, Findings& 
     out.push_back(std::move(f));
     return;
   }
-  Finding f = finding("attach-partition-scan", st, eff,
-                      "attaching " + p + " to " + a.parent + " scans " + p + " to check the partition bound");
-  f.detail += " No valid CHECK constraint on " + p + " implies the partition constraint.";
-  f.hint = "Prove the bound first under a lock that does not block writes; the attach then skips the scan:\n"
-           "ALTER TABLE " + p + " ADD CONSTRAINT " + k + " CHECK (" + expr + ") NOT VALID;\n"
-           "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n"
-           "ALTER TABLE " + a.parent + " ATTACH PARTITION " + p + " " + bound + ";\n"
-           "ALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
+  bool builds = !a.rebuilt_indexes.empty();
+  bool proves = !a.partition_constraint_implied;
+  std::string what = proves ? "scans " + p + " to check the partition bound" : "";
+  if (builds)
+    what += std::string(proves ? " and " : "") + "builds index" + (a.rebuilt_indexes.size() > 1 ? "es " : " ") +
+            join(a.rebuilt_indexes) + " on " + p;
+  Finding f = finding("attach-partition-scan", st, eff, "attaching " + p + " to " + a.parent + " " + what);
+  if (proves) f.detail += " No valid CHECK constraint on " + p + " implies the partition constraint.";
+  if (builds) f.detail += " " + p + " has no index matching the parent's, so PostgreSQL builds it under the lock.";
+  f.hint = "Prepare " + p + " first without blocking writes; the attach then neither scans nor builds:\n";
+  for (const std::string& def : a.rebuilt_index_defs) f.hint += def + ";\n";
+  if (proves)
+    f.hint += "ALTER TABLE " + p + " ADD CONSTRAINT " + k + " CHECK (" + expr + ") NOT VALID;\n"
+              "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n";
+  f.hint += "ALTER TABLE " + a.parent + " ATTACH PARTITION " + p + " " + bound + ";";
+  if (proves) f.hint += "\nALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
   out.push_back(std::move(f));
 }
 
