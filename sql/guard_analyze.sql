@@ -72,6 +72,11 @@ SELECT statement_no, command, relation, lock_mode, rewrite, scan, estimated_rows
     ALTER TABLE later ADD COLUMN y int
   $sql$);
 
+-- A table renamed earlier in the text is still found under its new name (without facts: the catalog
+-- knows it under its old name only).
+SELECT statement_no, relation, lock_mode, estimated_rows
+  FROM zdm.analyze('ALTER TABLE customers RENAME TO clients; ALTER TABLE clients ADD COLUMN vip boolean');
+
 -- IF EXISTS on a relation that does not exist: skipped, as PostgreSQL skips it.
 SELECT * FROM zdm.analyze('ALTER TABLE IF EXISTS no_such_table ADD COLUMN a int');
 

@@ -248,6 +248,10 @@ void State::after(const ParsedStatement& st, const Statement* analysed) {
           RangeVar renamed = *rs->relation;
           renamed.relname = rs->newname;
           created(&renamed);
+        } else {
+          // An existing relation under a new name: later statements may use it (see renamed_to).
+          std::string name = rs->relation->schemaname ? quote_ident(rs->relation->schemaname) + "." : std::string();
+          renamed_.push_back(name + quote_ident(rs->newname));
         }
       }
       break;
@@ -259,6 +263,10 @@ void State::after(const ParsedStatement& st, const Statement* analysed) {
   // As the hook's remember_access_exclusive: the lock is held until the block ends.
   for (const Action& a : analysed->actions)
     if (a.lock == LockMode::AccessExclusive && a.rel.exists && !a.rel.created_in_transaction) hold(a.rel.name);
+}
+
+bool State::renamed_to(const std::string& relation) const {
+  return std::find(renamed_.begin(), renamed_.end(), relation) != renamed_.end();
 }
 
 std::vector<Action> lock_table_actions(LockStmt* stmt, const AnalysisContext& context) {

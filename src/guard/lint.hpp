@@ -40,6 +40,9 @@ class State {
   void after(const ParsedStatement& st, const Statement* analysed);
   // LOCK TABLE ... IN ACCESS EXCLUSIVE MODE inside a block: held until the block ends.
   void hold(const std::string& relation);
+  // Whether an earlier statement renamed an existing relation to this name (as analyze names it:
+  // quoted where needed, schema-qualified as written). The catalog still has the old name.
+  bool renamed_to(const std::string& relation) const;
 
  private:
   void created(const RangeVar* rv);
@@ -47,6 +50,7 @@ class State {
 
   AnalysisContext context_;
   std::vector<std::string> held_;
+  std::vector<std::string> renamed_;
   size_t created_at_begin_ = 0;  // created_in_text size when the current block began
 };
 

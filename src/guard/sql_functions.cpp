@@ -5,6 +5,7 @@
 // stronger than a conditional, at once released ACCESS SHARE is taken (catalog.cpp resolve()). They
 // work whatever zdm.mode is: the mode governs the hook, not these functions.
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -150,6 +151,9 @@ void analyze_text(FunctionCallInfo fcinfo, const std::string& sql) {
     bool skip_missing = missing_ok(st.node);
     for (const Action& a : analysed.actions) {
       if (a.rel.exists || a.rel.created_in_transaction || a.op == Op::CreateTable || skip_missing) continue;
+      // Renamed by an earlier statement of the text: the catalog knows it under its old name only, so
+      // it is reported without facts rather than refused.
+      if (state.renamed_to(a.rel.name)) continue;
       throw UserError(sqlstate::kUndefinedTable, "relation " + as_message_name(a.rel.name) + " does not exist",
                       "Statement " + std::to_string(st.number) + " at line " + std::to_string(st.line) + " is " +
                           analysed.command + ".",
