@@ -23,6 +23,11 @@ ALTER TABLE customers ADD COLUMN email text;
 CREATE INDEX customers_name_idx ON customers (name) -- zdm:allow index-without-concurrently
 ;
 COMMIT;
+-- a second ALTER TABLE of the locked table could have been a subcommand of the first
+BEGIN;
+ALTER TABLE orders ADD COLUMN shipped boolean;
+ALTER TABLE orders ADD COLUMN paid boolean;
+COMMIT;
 -- a rolled-back savepoint gives its lock back
 BEGIN;
 SAVEPOINT s;

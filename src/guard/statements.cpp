@@ -589,9 +589,7 @@ void analyze_move_all(AlterTableMoveAllStmt* stmt, Statement& out) {
   Oid orig = pg::call([&] { return get_tablespace_oid(stmt->orig_tablespacename, true); });
   if (!OidIsValid(orig) || stmt->roles != NIL) return;
   if (orig == MyDatabaseTableSpace) orig = InvalidOid;  // pg_class stores the default as 0
-  char want = stmt->objtype == OBJECT_INDEX ? RELKIND_INDEX
-              : stmt->objtype == OBJECT_MATVIEW ? RELKIND_MATVIEW
-                                                : RELKIND_RELATION;
+  ObjectType objtype = stmt->objtype;
   // tablecmds.c AlterTableMoveAll: every such relation in the tablespace (not system catalogs, not
   // other sessions' temporary tables), each ACCESS EXCLUSIVE and copied block by block into a new
   // relfilenode (no seq scan).
@@ -604,7 +602,11 @@ void analyze_move_all(AlterTableMoveAllStmt* stmt, Statement& out) {
     HeapTuple tup;
     while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
       auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
-      if (form->relkind != want) continue;
+      char k = form->relkind;
+      bool wanted = objtype == OBJECT_INDEX     ? (k == RELKIND_INDEX || k == RELKIND_PARTITIONED_INDEX)
+                    : objtype == OBJECT_MATVIEW ? k == RELKIND_MATVIEW
+                                                : (k == RELKIND_RELATION || k == RELKIND_PARTITIONED_TABLE);
+      if (!wanted || form->relisshared) continue;
       if (IsCatalogNamespace(form->relnamespace) || isAnyTempNamespace(form->relnamespace) ||
           form->relnamespace == PG_TOAST_NAMESPACE)
         continue;
@@ -622,7 +624,7 @@ void analyze_move_all(AlterTableMoveAllStmt* stmt, Statement& out) {
     a.command = "ALTER TABLE";
     a.rel = resolve_oid(lfirst_oid(lc)).facts;
     a.lock = LockMode::AccessExclusive;
-    a.rewrite = true;
+    a.rewrite = has_storage(a.rel.kind);  // a partitioned table or index only changes its catalog row
     a.new_name = target;
     out.actions.push_back(std::move(a));
   }

@@ -1,6 +1,7 @@
 // statement-after-access-exclusive: a statement that runs while an earlier statement of the same
 // transaction holds ACCESS EXCLUSIVE on an existing relation. The lock lasts until COMMIT, so every
 // reader and writer of that relation also waits for this statement.
+#include <algorithm>
 #include <string>
 
 #include "rules/families.hpp"
@@ -36,10 +37,21 @@ void check_transaction(const Statement& st, Findings& out) {
   f.detail = "An earlier statement of this transaction locked " + held +
              " in AccessExclusiveLock mode; the lock is held until COMMIT, so every query on " +
              (st.held_access_exclusive.size() > 1 ? "them" : "it") + " waits for this statement too.";
-  if (heavy) f.detail += " This statement: " + text::facts(*heavy, LockMode::None);
+  // A second ALTER TABLE of the same table can instead be another subcommand of the first one.
+  bool same_tables = !st.actions.empty();
+  for (const Action& a : st.actions)
+    if (std::find(st.held_access_exclusive.begin(), st.held_access_exclusive.end(), a.rel.name) ==
+        st.held_access_exclusive.end())
+      same_tables = false;
+  if (heavy)
+    f.detail += " This statement: " + text::facts(*heavy, LockMode::None);
+  else if (!same_tables)
+    f.detail += " If this statement has to wait for a lock of its own, the queue behind " + held + " grows meanwhile.";
   std::string stmt = sql::clean(st.text);
   f.hint = "COMMIT right after the statement that took the lock, and run this one in its own transaction:\nCOMMIT;\n" +
            (stmt.empty() ? std::string("-- this statement") : stmt + ";");
+  if (same_tables && st.command == "ALTER TABLE")
+    f.hint += "\n-- or make it another subcommand of the ALTER TABLE that took the lock (one statement, one lock).";
   out.push_back(std::move(f));
 }
 
