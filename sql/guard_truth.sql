@@ -39,6 +39,7 @@ CREATE TABLE customers (
   created_at timestamptz NOT NULL DEFAULT '2026-01-01'
 ) WITH (autovacuum_enabled = false);
 INSERT INTO customers (id, email, name) SELECT g, 'c' || g || '@example.com', 'name ' || g FROM generate_series(1, 3000) g;
+CREATE INDEX customers_name_idx ON customers (name);  -- kept or rebuilt by column type changes
 
 CREATE TABLE orders (
   id int PRIMARY KEY,
