@@ -1,3 +1,4 @@
+#include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
 
@@ -9,7 +10,11 @@ std::vector<Finding> judge(const Statement& st, const JudgeOptions& options) {
     // Nobody else can see a relation created earlier in this transaction (or file): no risk.
     if (a.rel.created_in_transaction) continue;
     if (!a.rel.exists) continue;
-    if (options.ignore_below_bytes > 0 && a.rel.bytes >= 0 && a.rel.bytes < options.ignore_below_bytes) continue;
+    if (options.ignore_below_bytes > 0) {
+      // A partitioned table has no storage of its own: weigh the whole tree the statement reaches.
+      int64_t bytes = a.rel.kind == 'p' ? rules::effective(st, a).action.rel.bytes : a.rel.bytes;
+      if (bytes >= 0 && bytes < options.ignore_below_bytes) continue;
+    }
     rules::check_column_type(st, a, out);
     rules::check_add_column(st, a, out);
     rules::check_constraints(st, a, out);
