@@ -53,40 +53,43 @@ const char* state_name(BackendState state) {
   }
 }
 
-// One line per blocker: "pid 123 (idle in transaction, application_name reader): SELECT ...".
-// The query is shown under pg_stat_activity's rule (the same role or pg_read_all_stats).
-void describe_backend(StringInfo out, int pid, bool* idle_in_transaction) {
-  appendStringInfo(out, "pid %d", pid);
+PgBackendStatus* find_backend(int pid) {
   int n = pgstat_fetch_stat_numbackends();
   for (int i = 1; i <= n; i++) {
     LocalPgBackendStatus* local = pgstat_fetch_stat_local_beentry(i);
-    if (local == nullptr || local->backendStatus.st_procpid != pid) continue;
-    PgBackendStatus* be = &local->backendStatus;
-    if (be->st_state == STATE_IDLEINTRANSACTION || be->st_state == STATE_IDLEINTRANSACTION_ABORTED)
-      *idle_in_transaction = true;
-    appendStringInfo(out, " (%s", state_name(be->st_state));
-    if (be->st_appname != nullptr && be->st_appname[0] != '\0')
-      appendStringInfo(out, ", application_name %s", be->st_appname);
-    appendStringInfoChar(out, ')');
-    if (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) || has_privs_of_role(GetUserId(), be->st_userid)) {
-      char* query = pgstat_clip_activity(be->st_activity_raw);
-      if (query != nullptr && query[0] != '\0') {
-        appendStringInfoString(out, ": ");
-        int shown = 0;
-        for (const char* p = query; *p != '\0'; p++) {
-          if (shown == kQueryChars) {
-            appendStringInfoString(out, "...");
-            break;
-          }
-          appendStringInfoChar(out, (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p);
-          // count characters, not bytes, for multibyte text
-          if ((static_cast<unsigned char>(*p) & 0xC0) != 0x80) shown++;
+    if (local != nullptr && local->backendStatus.st_procpid == pid) return &local->backendStatus;
+  }
+  return nullptr;
+}
+
+// One line per blocker: "pid 123 (idle in transaction, application_name reader): SELECT ...".
+// The query is shown under pg_stat_activity's rule (the same role or pg_read_all_stats).
+void describe_backend(StringInfo out, int pid, PgBackendStatus* be, bool* idle_in_transaction) {
+  appendStringInfo(out, "pid %d", pid);
+  if (be == nullptr) return;
+  if (be->st_state == STATE_IDLEINTRANSACTION || be->st_state == STATE_IDLEINTRANSACTION_ABORTED)
+    *idle_in_transaction = true;
+  appendStringInfo(out, " (%s", state_name(be->st_state));
+  if (be->st_appname != nullptr && be->st_appname[0] != '\0')
+    appendStringInfo(out, ", application_name %s", be->st_appname);
+  appendStringInfoChar(out, ')');
+  if (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) || has_privs_of_role(GetUserId(), be->st_userid)) {
+    char* query = pgstat_clip_activity(be->st_activity_raw);
+    if (query != nullptr && query[0] != '\0') {
+      appendStringInfoString(out, ": ");
+      int shown = 0;
+      for (const char* p = query; *p != '\0'; p++) {
+        if (shown == kQueryChars) {
+          appendStringInfoString(out, "...");
+          break;
         }
+        appendStringInfoChar(out, (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p);
+        // count characters, not bytes, for multibyte text
+        if ((static_cast<unsigned char>(*p) & 0xC0) != 0x80) shown++;
       }
-    } else {
-      appendStringInfoString(out, ": <insufficient privilege>");
     }
-    return;
+  } else {
+    appendStringInfoString(out, ": <insufficient privilege>");
   }
 }
 
@@ -112,7 +115,8 @@ char* prepared_gid(TransactionId xid) {
 // Taken after the failed attempt was rolled back: by then this backend no longer waits, so
 // pg_blocking_pids(pg_backend_pid()) would be empty; the holders of conflicting locks on the
 // statement's relations (lock.c: GetLockConflicts, as WaitForLockers uses it) are the same sessions.
-void describe_blockers(const Plan& plan, StringInfo out, bool* idle_in_transaction, bool* prepared) {
+void describe_blockers(const Plan& plan, TimestampTz waiting_since, StringInfo out, bool* idle_in_transaction,
+                       bool* prepared) {
   int pids[64];
   int npids = 0;
   TransactionId xids[16];
@@ -140,10 +144,20 @@ void describe_blockers(const Plan& plan, StringInfo out, bool* idle_in_transacti
     }
   }
   pgstat_clear_backend_activity_snapshot();  // fresh states, not those cached earlier in the transaction
-  for (int i = 0; i < npids; i++) {
-    if (out->len > 0) appendStringInfoChar(out, '\n');
-    appendStringInfoString(out, "Blocked by ");
-    describe_backend(out, pids[i], idle_in_transaction);
+  // Sessions whose transaction began after this attempt started waiting did not block it: they got
+  // their lock once it left the queue (busy readers of the table). Name only the others, unless no
+  // other is left.
+  int named = 0;
+  for (int pass = 0; pass < 2 && named == 0; pass++) {
+    for (int i = 0; i < npids; i++) {
+      PgBackendStatus* be = find_backend(pids[i]);
+      if (pass == 0 && be != nullptr && be->st_xact_start_timestamp > waiting_since) continue;
+      if (out->len > 0) appendStringInfoChar(out, '\n');
+      appendStringInfoString(out, "Blocked by ");
+      describe_backend(out, pids[i], be, idle_in_transaction);
+      named++;
+    }
+    if (nxids > 0) break;  // prepared transactions are named below
   }
   for (int i = 0; i < nxids; i++) {
     if (out->len > 0) appendStringInfoChar(out, '\n');
@@ -223,6 +237,7 @@ void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, co
   int retries = setting_lock_retries();
 
   for (int retry = 0;; retry++) {
+    TimestampTz attempt_start = GetCurrentTimestamp();
     ErrorData* error = attempt(next, pstmt, query, context, params, query_env, dest, qc, timeout_ms);
     if (error == nullptr) return;
 
@@ -230,7 +245,7 @@ void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, co
     initStringInfo(&blockers);
     bool idle_in_transaction = false;
     bool prepared = false;
-    describe_blockers(plan, &blockers, &idle_in_transaction, &prepared);
+    describe_blockers(plan, attempt_start, &blockers, &idle_in_transaction, &prepared);
 
     if (retry >= retries) {
       ereport(ERROR,
