@@ -38,6 +38,17 @@ ROLLBACK;
 ALTER TABLE customers ALTER COLUMN email SET STATISTICS 300;
 $sql$) ORDER BY statement_no, rule;
 
+-- COMMIT AND CHAIN releases the locks and starts the next block at once.
+SELECT statement_no, line, rule, relation FROM zdm.lint($sql$
+BEGIN;
+ALTER TABLE customers ALTER COLUMN email SET STORAGE EXTERNAL;
+COMMIT AND CHAIN;
+ALTER TABLE customers ALTER COLUMN email SET STATISTICS 100;
+LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;
+ALTER TABLE customers ALTER COLUMN email SET STATISTICS 200;
+COMMIT;
+$sql$) ORDER BY statement_no, rule;
+
 -- CREATE INDEX CONCURRENTLY inside a transaction block fails in PostgreSQL.
 SELECT statement_no, line, rule FROM zdm.lint('BEGIN; CREATE INDEX CONCURRENTLY ON orders (note); COMMIT;');
 

@@ -152,7 +152,8 @@ std::vector<ParsedStatement> parse(const std::string& sql) {
     size_t end = body_end;
     if (body_end < sql.size() && sql[body_end] == ';') end = trailing_comment_end(sql, body_end + 1);
     if (begin > body_end) begin = body_end;
-    st.text = sql.substr(begin, end - begin);
+    st.text = sql.substr(begin, body_end - begin);
+    st.own_text = sql.substr(begin, end - begin);
     own_end = end;
     out.push_back(std::move(st));
   }
@@ -386,7 +387,7 @@ std::vector<LintRow> lint(const std::string& sql) {
     analysed.line = st.line;
     analysed.held_access_exclusive = state.held_access_exclusive();
     std::vector<Finding> findings = judge(analysed, options);
-    std::vector<std::string> allowed = inline_allows(st.text);
+    std::vector<std::string> allowed = inline_allows(st.own_text);
     for (Finding& f : findings) {
       if (std::find(allowed.begin(), allowed.end(), f.rule) != allowed.end()) continue;
       rows.push_back({st.number, st.line, std::move(f)});

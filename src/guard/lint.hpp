@@ -15,7 +15,8 @@ struct ParsedStatement {
   int number = 0;        // 1-based among the statements of the text (empty statements do not count)
   int line = 1;          // 1-based line of its first token
   Node* node = nullptr;  // raw parse tree
-  std::string text;      // its own text: the comments before it, the statement, a comment after its ';'
+  std::string text;      // the comments before it and the statement, without its ';' (as the hook sees it)
+  std::string own_text;  // text, and a comment after its ';' on the same line: where inline overrides count
   bool optimizable = false;  // SELECT / INSERT / UPDATE / DELETE / MERGE (not SELECT INTO)
 };
 
