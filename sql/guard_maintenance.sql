@@ -15,7 +15,11 @@ INSERT INTO audit SELECT g, 'n' || g FROM generate_series(1, 300) g;
 CREATE MATERIALIZED VIEW totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id;
 CREATE MATERIALIZED VIEW keyed_totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id;
 CREATE UNIQUE INDEX CONCURRENTLY keyed_totals_key ON keyed_totals (customer_id);
-ANALYZE orders, audit, totals, keyed_totals;
+CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events SELECT g, date '2025-06-01' + g FROM generate_series(1, 400) g;
+ANALYZE orders, audit, totals, keyed_totals, events;
 
 -- cluster-table
 CLUSTER orders USING orders_pkey;
@@ -28,6 +32,8 @@ REFRESH MATERIALIZED VIEW totals;
 REFRESH MATERIALIZED VIEW keyed_totals;
 -- truncate-table: one finding per table
 TRUNCATE audit, orders CASCADE;
+-- a partitioned table: one finding, with its partitions' rows and size
+TRUNCATE events;
 INSERT INTO orders SELECT g, g % 17, g FROM generate_series(1, 300) g;
 INSERT INTO audit SELECT g, 'n' || g FROM generate_series(1, 300) g;
 ANALYZE orders, audit;

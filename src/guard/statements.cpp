@@ -90,6 +90,23 @@ Action reached(const Action& named, Oid relid, LockMode lock) {
   return c;
 }
 
+// A partitioned table has no storage of its own: give it its partitions' rows and bytes, so that the
+// facts (and zdm.ignore_below) speak of the data the statement really touches.
+void fold_partitions(Action& parent, const std::vector<Action>& parts) {
+  if (parent.rel.kind != RELKIND_PARTITIONED_TABLE || parts.empty()) return;
+  double rows = 0;
+  int64 bytes = 0;
+  bool rows_known = true;
+  for (const Action& c : parts) {
+    if (c.rel.kind == RELKIND_INDEX || c.rel.kind == RELKIND_PARTITIONED_INDEX) continue;
+    if (c.rel.rows < 0) rows_known = false; else rows += c.rel.rows;
+    if (c.rel.bytes > 0) bytes += c.rel.bytes;
+  }
+  if (rows_known) parent.rel.rows = rows;
+  parent.rel.bytes = bytes;
+  parent.rel.known_empty = bytes == 0;
+}
+
 bool option_on(List* options, const char* name) {
   ListCell* lc;
   foreach (lc, options) {
@@ -119,15 +136,18 @@ void analyze_index(IndexStmt* stmt, const AnalysisContext& context, Statement& o
     auto* elem = lfirst_node(IndexElem, lc);
     if (elem->name) a.columns.push_back(quote_ident(elem->name));
   }
-  out.actions.push_back(a);
   // DefineIndex recurses into every partition (stmt->relation->inh), each locked in the same mode.
+  std::vector<Action> parts;
   if (target.oid != InvalidOid && a.rel.kind == RELKIND_PARTITIONED_TABLE && stmt->relation->inh) {
     for (Oid child : children(target.oid)) {
       Action c = reached(a, child, a.lock);
       c.scan = has_storage(c.rel.kind);
-      out.actions.push_back(std::move(c));
+      parts.push_back(std::move(c));
     }
   }
+  fold_partitions(a, parts);
+  out.actions.push_back(std::move(a));
+  for (Action& c : parts) out.actions.push_back(std::move(c));
 }
 
 // --- REINDEX --------------------------------------------------------------------------------------
@@ -340,14 +360,20 @@ void analyze_truncate(TruncateStmt* stmt, const AnalysisContext& context, Statem
     std::vector<Oid> indexes;
     if (target.oid != InvalidOid && a.rewrite) indexes = index_oids(target.oid);
     a.scan = !indexes.empty();
-    add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
+    Statement kids;
     if (target.oid != InvalidOid && rv->inh)
       for (Oid child : children(target.oid)) {
         Action c = reached(a, child, LockMode::AccessExclusive);
         c.rewrite = has_storage(c.rel.kind);
-        c.scan = c.rewrite && !index_oids(child).empty();
-        out.actions.push_back(std::move(c));
+        std::vector<Oid> child_indexes;
+        if (c.rewrite) child_indexes = index_oids(child);
+        c.scan = !child_indexes.empty();
+        add_reindexed(c, child_indexes, LockMode::AccessExclusive, true, kids);
       }
+    for (Action& c : kids.actions) c.recursed_from = a.rel.name;
+    fold_partitions(a, kids.actions);
+    add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
+    for (Action& c : kids.actions) out.actions.push_back(std::move(c));
   }
 }
 

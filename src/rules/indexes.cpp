@@ -48,14 +48,16 @@ void create_index(const Statement& st, const Action& a, Findings& out) {
                 (parts.size() == 1 ? "" : "s") + ", each locked the same way and read in full.";
     // PostgreSQL 15 has no CREATE INDEX CONCURRENTLY on a partitioned table: build the parent's index
     // ON ONLY (invalid, catalog only), each partition's concurrently, then attach them.
-    std::string idx = a.index.empty() ? text::derive(sql::unqualified(a.rel.name), "_" + join(a.columns, "_") + "_idx")
-                                      : a.index;
-    std::string cols = join(a.columns, ", ");
-    f.hint = "CREATE INDEX CONCURRENTLY does not work on a partitioned table; build the index per partition:\n"
-             "CREATE INDEX " + idx + " ON ONLY " + a.rel.name + " (" + cols + ");\n";
+    // Key columns come from the parse tree; an expression key is left for the user to fill in.
+    std::string suffix = a.columns.empty() ? "_idx" : "_" + join(a.columns, "_") + "_idx";
+    std::string idx = a.index.empty() ? text::derive(sql::unqualified(a.rel.name), suffix) : a.index;
+    std::string cols = a.columns.empty() ? "<the index's keys>" : join(a.columns, ", ");
+    std::string create = sql::keyword_at(sql::clean(st.text), 7, "UNIQUE") ? "CREATE UNIQUE INDEX " : "CREATE INDEX ";
+    f.hint = "CREATE INDEX CONCURRENTLY does not work on a partitioned table; build the index per partition:\n" +
+             create + idx + " ON ONLY " + a.rel.name + " (" + cols + ");\n";
     for (const std::string& p : parts) {
-      std::string pidx = text::derive(sql::unqualified(p), "_" + join(a.columns, "_") + "_idx");
-      f.hint += "CREATE INDEX CONCURRENTLY " + pidx + " ON " + p + " (" + cols + ");\n";
+      std::string pidx = text::derive(sql::unqualified(p), suffix);
+      f.hint += create.substr(0, create.size() - 1) + " CONCURRENTLY " + pidx + " ON " + p + " (" + cols + ");\n";
       f.hint += "ALTER INDEX " + idx + " ATTACH PARTITION " + sql::schema_prefix(p) + pidx + ";\n";
     }
     f.hint += "-- the parent's index becomes valid once every partition's index is attached";

@@ -81,8 +81,12 @@ void truncate(const Statement& st, const Action& a, Findings& out) {
               "waits for a long query, every new query on the table waits behind it.";
   if (a.cascade) f.detail += " CASCADE also truncates every table that references it.";
   f.hint = "Either bound the wait and retry on lock_not_available (55P03):\nSET lock_timeout = '2s';\nTRUNCATE " +
-           a.rel.name + ";\nRESET lock_timeout;\n-- or delete in batches, which blocks no reader (repeat until it deletes 0 rows):\n"
-           "DELETE FROM " + a.rel.name + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + a.rel.name + " LIMIT 5000));";
+           a.rel.name + ";\nRESET lock_timeout;\n-- or delete in batches, which blocks no reader (repeat until it deletes 0 rows):\n" +
+           // ctid is unique only within one partition: a partitioned table needs tableoid too.
+           (a.rel.kind == 'p' ? "DELETE FROM " + a.rel.name + " WHERE (tableoid, ctid) IN (SELECT tableoid, ctid FROM " +
+                                    a.rel.name + " LIMIT 5000);"
+                              : "DELETE FROM " + a.rel.name + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + a.rel.name +
+                                    " LIMIT 5000));");
   out.push_back(std::move(f));
 }
 
