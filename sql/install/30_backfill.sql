@@ -15,6 +15,7 @@ CREATE TABLE zdm.backfill_jobs (
     lower_bound       text,            -- the first key (or block 0) when the job started
     upper_bound       text,            -- fixed when the job starts (a key, or a block number)
     last_key          text,            -- the last key (or block) whose batch committed
+    deferred          jsonb NOT NULL DEFAULT '[]',  -- skipped ranges [lo, hi] whose rows stayed locked
     batch_size        integer NOT NULL,
     adaptive          boolean NOT NULL,
     target_batch_ms   integer NOT NULL,

@@ -499,7 +499,13 @@ struct Attempt {
 
 // One batch: lock the job row, find the boundary, UPDATE the range, write the progress — in one
 // subtransaction, so a lock timeout rolls back only this attempt (plpy_subxactobject.c).
-Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64 size) {
+// A range skipped because a row in it stayed locked: (lo, hi] by key, or blocks [lo, hi).
+struct Range {
+  Value lo, hi;
+};
+
+Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64 size,
+                      const Range* deferred = nullptr) {
   Attempt a;
   MemoryContext oldcontext = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
@@ -510,6 +516,14 @@ Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64
     if (!state || (*state != "running" && *state != "waiting for replica")) {
       a.stopped = true;
       a.stopped_state = state.value_or("cancelled");
+    } else if (deferred != nullptr) {
+      // A skipped range, retried after the walk; it leaves the list in the transaction that does it.
+      a.hi = deferred->hi;
+      query(s.update, {deferred->lo, deferred->hi}, &a.rows);
+      query("UPDATE zdm.backfill_jobs SET deferred = deferred - 0, rows_done = rows_done + $2::bigint, "
+            " batches = batches + 1, state = 'running', updated_at = clock_timestamp(), last_error = NULL "
+            " WHERE id = $1::bigint",
+            {num(j.id), num(a.rows)});
     } else {
       if (j.key.ctid) {
         int64 lo = j.last ? std::stoll(*j.last) : 0;
@@ -657,8 +671,8 @@ Outcome run_job(int64 id, bool worker) {
       }
       ++attempts;
       if (attempts <= j.o.lock_retries) {
-        sleep_ms(retry_backoff_ms(attempts, 10, 1000));
         commit();
+        sleep_ms(retry_backoff_ms(attempts, 10, 1000));
         continue;
       }
       if (size > 1) {
@@ -668,14 +682,18 @@ Outcome run_job(int64 id, bool worker) {
         commit();
         continue;
       }
-      Value hi = j.key.ctid ? Value(num((j.last ? std::stoll(*j.last) : 0) + 1)) : j.upper;
-      std::string who = blocker(*rel, j, j.last, hi);
+      // One key (or block) whose row stays locked: skip it for now, in the same transaction that
+      // moves the walk past it, and retry it after the walk.
+      std::string who = blocker(*rel, j, j.last, a.hi);
+      query("UPDATE zdm.backfill_jobs SET deferred = deferred || jsonb_build_array(jsonb_build_array($2::text, $3::text)), "
+            " last_key = $3, updated_at = clock_timestamp(), last_error = $4 WHERE id = $1::bigint",
+            {num(id), j.last, a.hi, "skipped a locked row for now (" + who + ")"});
       commit();
-      std::string m = "row lock not available after " + num(j.o.lock_retries) + " retries at batch size 1 (" + who + ")";
-      fail_job(id, m);
-      throw UserError(sqlstate::kLockNotAvailable, "backfill job " + num(id) + " could not lock a row of " + *rel,
-                      who + ".",
-                      "End that transaction, then resume: CALL zdm.backfill(...) again or SELECT zdm.backfill_resume(" + num(id) + ");");
+      j.last = a.hi;
+      done = a.last;
+      attempts = 0;
+      size = j.o.adaptive ? clamp_batch_size(policy, j.o.batch_size) : j.o.batch_size;
+      continue;
     }
     attempts = 0;
     j.last = a.hi;
@@ -693,6 +711,46 @@ Outcome run_job(int64 id, bool worker) {
       pg::call([&] { ereport(NOTICE, (errmsg("zdm backfill job %lld: %lld rows in %lld batches, last key %s", static_cast<long long>(id), rows, b, last))); });
     }
     if (!done) sleep_ms(j.o.sleep_ms);
+  }
+  // The skipped ranges: retried until done (the job ends only when no row in range is left), each
+  // attempt bounded by lock_timeout, with a capped backoff in between; the blocker is in last_error.
+  int rounds = 0;
+  while (true) {
+    auto rows = query("SELECT deferred->0->>0, deferred->0->>1 FROM zdm.backfill_jobs "
+                      "WHERE id = $1::bigint AND jsonb_array_length(deferred) > 0", {num(id)});
+    if (rows.empty()) break;
+    Range r{rows[0][0], rows[0][1]};
+    auto rel = relation_name(j.relid);
+    if (!rel) {
+      fail_job(id, "relation with OID " + num(j.relid) + " was dropped");
+      throw UserError(sqlstate::kUndefinedTable, "backfill job " + num(id) + ": its table was dropped");
+    }
+    Statements s = statements(*rel, j.key, j.set_clause, j.where_clause);
+    set_lock_timeout(j.o.lock_timeout_ms);
+    Attempt a = attempt_batch(j, *rel, s, 0, &r);
+    if (a.stopped) {
+      commit();
+      return a.stopped_state == "paused" ? Outcome::Paused : Outcome::Cancelled;
+    }
+    if (!a.ok) {
+      int code = a.error->sqlerrcode;
+      if (!is_retryable(code)) {
+        ErrorData* e = a.error;
+        fail_job(id, e->message ? e->message : "error");
+        throw pg::PgError(e);
+      }
+      ++rounds;
+      std::string who = blocker(*rel, j, r.lo, r.hi);
+      query("UPDATE zdm.backfill_jobs SET last_error = $2, updated_at = clock_timestamp() WHERE id = $1::bigint",
+            {num(id), "waiting for a locked row (" + who + ")"});
+      commit();
+      sleep_ms(retry_backoff_ms(rounds, 10, 1000));
+      continue;
+    }
+    rounds = 0;
+    j.rows_done += a.rows;
+    j.batches += 1;
+    commit();
   }
   query("UPDATE zdm.backfill_jobs SET state = 'done', finished_at = clock_timestamp(), updated_at = clock_timestamp(), "
         " pid = NULL WHERE id = $1::bigint AND state IN ('running', 'waiting for replica')",
