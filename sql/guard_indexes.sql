@@ -54,6 +54,9 @@ CREATE INDEX orders_id_total_idx ON orders (id, total);
 RESET zdm.allow;
 REINDEX INDEX orders_id_total_idx -- zdm:allow reindex-without-concurrently
 ;
+BEGIN;
+CREATE INDEX CONCURRENTLY orders_total_idx ON orders (total) /* zdm:allow concurrently-in-transaction */;
+ROLLBACK;
 
 -- must not flag (strict: any finding would be an error)
 CREATE INDEX CONCURRENTLY orders_total_idx ON orders (total);
