@@ -370,7 +370,7 @@ void analyze_truncate(TruncateStmt* stmt, const AnalysisContext& context, Statem
         c.scan = !child_indexes.empty();
         add_reindexed(c, child_indexes, LockMode::AccessExclusive, true, kids);
       }
-    for (Action& c : kids.actions) c.recursed_from = a.rel.name;
+    // Children carry recursed_from = the named table, their indexes recursed_from = the child.
     fold_partitions(a, kids.actions);
     add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
     for (Action& c : kids.actions) out.actions.push_back(std::move(c));
