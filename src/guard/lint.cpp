@@ -25,67 +25,6 @@ namespace zdm::guard::script {
 
 namespace {
 
-// The scanner's whitespace (scan.l: space [ \t\n\r\f\v]).
-bool sql_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-// Skips whitespace and comments ("--" to the end of the line, "/* */" nested, as scan.l reads them).
-size_t skip_space_and_comments(const std::string& s, size_t pos) {
-  while (pos < s.size()) {
-    if (sql_space(s[pos])) {
-      pos++;
-    } else if (s.compare(pos, 2, "--") == 0) {
-      while (pos < s.size() && s[pos] != '\n') pos++;
-    } else if (s.compare(pos, 2, "/*") == 0) {
-      int depth = 1;
-      pos += 2;
-      while (pos < s.size() && depth > 0) {
-        if (s.compare(pos, 2, "/*") == 0) {
-          depth++;
-          pos += 2;
-        } else if (s.compare(pos, 2, "*/") == 0) {
-          depth--;
-          pos += 2;
-        } else {
-          pos++;
-        }
-      }
-    } else {
-      break;
-    }
-  }
-  return pos;
-}
-
-// After a statement's ';': a comment on the same line belongs to that statement ("ALTER ...; --
-// zdm:allow rule"). Returns where the statement's own text ends.
-size_t trailing_comment_end(const std::string& s, size_t after_semicolon) {
-  size_t pos = after_semicolon;
-  while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\r')) pos++;
-  if (s.compare(pos, 2, "--") == 0) {
-    while (pos < s.size() && s[pos] != '\n') pos++;
-    return pos;
-  }
-  if (s.compare(pos, 2, "/*") == 0) {
-    size_t end = pos + 2;
-    for (int depth = 1; end < s.size() && depth > 0;) {
-      if (s.compare(end, 2, "/*") == 0) {
-        depth++;
-        end += 2;
-      } else if (s.compare(end, 2, "*/") == 0) {
-        depth--;
-        end += 2;
-      } else {
-        end++;
-      }
-    }
-    // Only when the comment is all that follows on the line.
-    size_t rest = end;
-    while (rest < s.size() && (s[rest] == ' ' || s[rest] == '\t' || s[rest] == '\r')) rest++;
-    if (rest >= s.size() || s[rest] == '\n') return end;
-  }
-  return after_semicolon;
-}
-
 bool optimizable(Node* node) {
   switch (nodeTag(node)) {
     case T_SelectStmt:
@@ -131,30 +70,20 @@ std::vector<ParsedStatement> parse(const std::string& sql) {
 
   std::vector<ParsedStatement> out;
   out.reserve(static_cast<size_t>(list_length(raw)));
-  size_t line_pos = 0;  // lines counted incrementally: statements come in text order
-  int line = 1;
-  size_t own_end = 0;   // where the previous statement's own text ended
+  LineCounter lines(sql);
+  size_t own_end = 0;  // where the previous statement's own text ended
   ListCell* lc;
   foreach (lc, raw) {
     auto* rs = lfirst_node(RawStmt, lc);
+    StatementSpan span = locate(sql, rs->stmt_location, rs->stmt_len, own_end);
     ParsedStatement st;
     st.number = static_cast<int>(out.size()) + 1;
     st.node = rs->stmt;
     st.optimizable = optimizable(rs->stmt);
-    size_t location = rs->stmt_location < 0 ? 0 : static_cast<size_t>(rs->stmt_location);
-    size_t body_end = rs->stmt_len > 0 ? location + static_cast<size_t>(rs->stmt_len) : sql.size();
-    if (body_end > sql.size()) body_end = sql.size();
-    size_t begin = std::max(own_end, location);
-    size_t first_token = skip_space_and_comments(sql, location);
-    for (; line_pos < first_token && line_pos < sql.size(); line_pos++)
-      if (sql[line_pos] == '\n') line++;
-    st.line = line;
-    size_t end = body_end;
-    if (body_end < sql.size() && sql[body_end] == ';') end = trailing_comment_end(sql, body_end + 1);
-    if (begin > body_end) begin = body_end;
-    st.text = sql.substr(begin, body_end - begin);
-    st.own_text = sql.substr(begin, end - begin);
-    own_end = end;
+    st.line = lines.line_at(span.first_token);
+    st.text = sql.substr(span.begin, span.body_end - span.begin);
+    st.own_text = sql.substr(span.begin, span.own_end - span.begin);
+    own_end = span.own_end;
     out.push_back(std::move(st));
   }
   return out;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "guard/pure/script_text.hpp"  // pure: before any PostgreSQL header
 #include "guard/guard.hpp"
 
 namespace zdm::guard::script {
