@@ -13,7 +13,13 @@
 #include "pg/boundary.hpp"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "utils/guc.h"
 #include "catalog/pg_class_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/async.h"
@@ -832,7 +838,12 @@ Datum text_result(const std::string& s) {
 
 }  // namespace
 
-void init() {}
+void register_launcher();
+
+void init() {
+  // Auto-resume after a restart needs a worker registered at server start.
+  if (process_shared_preload_libraries_in_progress) register_launcher();
+}
 
 }  // namespace zdm::backfill
 
@@ -977,6 +988,111 @@ void zdm_backfill_worker_main(Datum arg) {
       throw;
     }
     unlock_table();
+    pg::call([] { SPI_finish(); });
+  });
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+  proc_exit(0);
+}
+
+// ---- auto-resume after a restart (only when preloaded) -------------------------------------------
+// A launcher, registered in _PG_init, starts once the server accepts connections (and again after a
+// crash restart): it starts one short-lived resumer per database, which relaunches the jobs left
+// running there, each in a worker as its owner. The launcher then idles, so that the postmaster
+// restarts it after the next crash (workers that exit are forgotten at crash restart).
+extern "C" {
+PGDLLEXPORT void zdm_backfill_launcher_main(Datum arg);
+PGDLLEXPORT void zdm_backfill_resumer_main(Datum arg);
+}
+
+namespace zdm::backfill {
+namespace {
+void register_resumer(Oid dboid) {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "zdm");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "zdm_backfill_resumer_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "zdm backfill resumer for database %u", dboid);
+  snprintf(w.bgw_type, BGW_MAXLEN, "zdm backfill resumer");
+  w.bgw_main_arg = ObjectIdGetDatum(dboid);
+  BackgroundWorkerHandle* handle = nullptr;
+  if (!RegisterDynamicBackgroundWorker(&w, &handle))
+    ereport(WARNING, (errmsg("zdm: could not start the backfill resumer for database %u", dboid),
+                      errhint("Raise max_worker_processes, or resume jobs by hand: SELECT zdm.backfill_resume(id).")));
+}
+}  // namespace
+
+void register_launcher() {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  w.bgw_restart_time = 10;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "zdm");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "zdm_backfill_launcher_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "zdm backfill launcher");
+  snprintf(w.bgw_type, BGW_MAXLEN, "zdm backfill launcher");
+  RegisterBackgroundWorker(&w);
+}
+}  // namespace zdm::backfill
+
+// Plain C-style code: no C++ object lives across the PostgreSQL calls here.
+void zdm_backfill_launcher_main(Datum) {
+  pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+  // The database list, read as autovacuum.c's get_database_list() does.
+  Oid dbs[1024];
+  int ndb = 0;
+  StartTransactionCommand();
+  Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+  TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+  HeapTuple tup;
+  while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr && ndb < 1024) {
+    Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+    if (db->datallowconn && !db->datistemplate) dbs[ndb++] = db->oid;
+  }
+  table_endscan(scan);
+  table_close(rel, AccessShareLock);
+  CommitTransactionCommand();
+  for (int i = 0; i < ndb; ++i) zdm::backfill::register_resumer(dbs[i]);
+  while (!ShutdownRequestPending) {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+  }
+  proc_exit(0);
+}
+
+void zdm_backfill_resumer_main(Datum arg) {
+  Oid dboid = DatumGetObjectId(arg);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  pg::guarded([&] {
+    pg::call([] { SPI_connect(); });
+    auto installed = scalar("SELECT to_regclass('zdm.backfill_jobs')::text", {});
+    if (installed) {
+      // Jobs whose process died with the server: no live process can hold their table's lock yet.
+      auto rows = query("SELECT id::text, owner::text FROM zdm.backfill_jobs "
+                        "WHERE state IN ('running', 'waiting for replica') ORDER BY id", {});
+      for (const auto& r : rows) {
+        int64 id = std::stoll(*r[0]);
+        Oid owner = static_cast<Oid>(std::stoul(*r[1]));
+        launch_worker(id, owner);
+        ereport(LOG, (errmsg("zdm: resuming backfill job %lld after a restart", static_cast<long long>(id))));
+      }
+    }
     pg::call([] { SPI_finish(); });
   });
   PopActiveSnapshot();
