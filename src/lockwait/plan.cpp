@@ -152,6 +152,7 @@ bool plan_statement(Node* parsetree, ProcessUtilityContext context, Plan* plan) 
   *plan = Plan{};
   if (setting_lock_timeout_ms() <= 0) return false;
   if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // part of a statement already planned
+  if (attempt_running()) return false;                        // run by a statement already bounded
   if (creating_extension) return false;
   if (!IsTransactionState() || IsAbortedTransactionBlockState()) return false;
   if (!candidate(parsetree) || runs_outside_transaction(parsetree)) return false;

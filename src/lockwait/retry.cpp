@@ -38,6 +38,10 @@ namespace zdm::lockwait {
 
 namespace {
 
+// > 0 while an attempt runs: a DDL statement run by that statement (an event trigger's, say) is
+// already bounded by the attempt's lock_timeout and retried with it, so it gets no loop of its own.
+int attempt_depth = 0;
+
 // Longest part of a blocker's query shown in messages.
 constexpr int kQueryChars = 200;
 
@@ -192,6 +196,7 @@ ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char
   MemoryContext volatile caller_context = CurrentMemoryContext;
   ResourceOwner volatile caller_owner = CurrentResourceOwner;
   ErrorData* volatile error = nullptr;
+  int depth_before = attempt_depth;
 
   BeginInternalSubTransaction(nullptr);
   MemoryContextSwitchTo(caller_context);
@@ -206,7 +211,9 @@ ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char
     }
     // read_only_tree = true: standard_ProcessUtility then works on a copy, so that a retry gets the
     // parse tree as it was (utility commands may scribble on theirs).
+    attempt_depth++;
     next(pstmt, query, true, context, params, query_env, dest, qc);
+    attempt_depth--;
     AtEOXact_GUC(true, nest_level);
     ReleaseCurrentSubTransaction();
     MemoryContextSwitchTo(caller_context);
@@ -214,6 +221,7 @@ ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char
   }
   PG_CATCH();
   {
+    attempt_depth = depth_before;
     MemoryContextSwitchTo(caller_context);
     error = CopyErrorData();
     FlushErrorState();
@@ -228,6 +236,8 @@ ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char
 }
 
 }  // namespace
+
+bool attempt_running() { return attempt_depth > 0; }
 
 void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, const char* query,
          ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
