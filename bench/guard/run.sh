@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Guard benchmarks (never run by CI), both in one run on the same machine:
+#
+# 1. Hook overhead: pgbench with a DDL-heavy custom script (create temp table, alter, index, drop)
+#    against two otherwise identical scratch servers, one with shared_preload_libraries = 'zdm' and
+#    one without the library. Runs alternate (off/on, then on/off, ...) for ROUNDS rounds of SECONDS
+#    seconds each; reports each server's median TPS, their ratio, and the median of the per-round
+#    ratios (each round's two runs are adjacent in time, so that one is the least sensitive to the
+#    machine's drift; goal >= 0.98).
+# 2. Lint throughput: zdm.lint() on a generated migration of STATEMENTS statements vs squawk
+#    (npm package squawk-cli, installed into bench/guard/node_modules, git-ignored; its compact
+#    "gcc" reporter, one line per issue: its default "tty" reporter is ten times slower). Both are timed
+#    as a whole command from the shell (psql sending the file and receiving every finding row;
+#    squawk reading the file and printing its report), LINT_RUNS times each, alternating; reports
+#    statements/s from the median times and the ratio zdm/squawk (goal >= 2). Skipped, with a note,
+#    while zdm.lint() does not exist.
+#
+#   bash bench/guard/run.sh
+#   ROUNDS=3 SECONDS_PER_RUN=5 STATEMENTS=2000 bash bench/guard/run.sh   # a quick look
+set -euo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+cd "$ROOT"
+
+ROUNDS=${ROUNDS:-10}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+CLIENTS=${CLIENTS:-1}
+STATEMENTS=${STATEMENTS:-10000}
+LINT_RUNS=${LINT_RUNS:-5}
+SQUAWK_VERSION=${SQUAWK_VERSION:-2.66.0}
+PORT_ON=${ZDM_BENCH_PORT_ON:-55507}
+PORT_OFF=${ZDM_BENCH_PORT_OFF:-55508}
+HERE=$ROOT/bench/guard
+WORK=$(mktemp -d /tmp/zdm-guard-bench.XXXXXX)
+chmod 755 "$WORK"
+
+build_and_install >/dev/null
+# Same settings on both servers; warnings are not written to the server log (log_min_messages) nor
+# sent to pgbench (client_min_messages), so a finding costs its judgement, not log I/O.
+# Autovacuum is off and both servers are vacuumed and checkpointed before every run: the script churns
+# the catalogs, and an autovacuum or checkpoint of one server during the other's run would steal CPU
+# from it (2 cores).
+common=("log_min_messages = error" "max_connections = 50" "shared_buffers = 128MB" "autovacuum = off")
+start_server h4bench_on "$PORT_ON" "shared_preload_libraries = 'zdm'" "${common[@]}"
+start_server h4bench_off "$PORT_OFF" "${common[@]}"
+trap 'stop_server h4bench_on; stop_server h4bench_off; rm -rf "$WORK"' EXIT
+export PGHOST=$(readlink -f "$RUN_DIR") PGUSER=postgres PGDATABASE=postgres
+
+q() { local port=$1; shift; "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$port" -c "$1"; }
+q "$PORT_ON" "CREATE EXTENSION zdm;"
+[ "$(q "$PORT_ON" "SELECT count(*) FROM pg_settings WHERE name = 'zdm.mode'")" = 1 ] || { echo "zdm not loaded on h4bench_on"; exit 1; }
+[ "$(q "$PORT_OFF" "SELECT count(*) FROM pg_settings WHERE name = 'zdm.mode'")" = 0 ] || { echo "zdm loaded on h4bench_off"; exit 1; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ---------------------------------------------------------------------------------------------
+# 1. Hook overhead. Every statement but BEGIN/COMMIT is a utility statement the hook judges.
+cat > "$WORK/ddl.sql" <<'SQL'
+BEGIN;
+CREATE TEMP TABLE bench_tmp (id int PRIMARY KEY, v text);
+ALTER TABLE bench_tmp ALTER COLUMN id TYPE bigint;
+CREATE INDEX bench_tmp_v ON bench_tmp (v);
+COMMIT;
+ALTER TABLE bench_tmp ADD COLUMN w int;
+ALTER TABLE bench_tmp ALTER COLUMN v SET DEFAULT 'x';
+DROP TABLE bench_tmp;
+SQL
+
+settle() {
+  for p in "$PORT_OFF" "$PORT_ON"; do q "$p" "VACUUM" && q "$p" "CHECKPOINT"; done
+}
+run_pgbench() {  # run_pgbench PORT -> TPS
+  settle
+  PGOPTIONS="-c client_min_messages=error" "$PG_BINDIR/pgbench" -n -p "$1" -c "$CLIENTS" -j "$CLIENTS" \
+    -T "$SECONDS_PER_RUN" -f "$WORK/ddl.sql" postgres 2>&1 |
+    awk '/^tps = / { print $3 }'
+}
+echo "== guard overhead: pgbench, $ROUNDS rounds x 2 servers x ${SECONDS_PER_RUN}s, $CLIENTS clients, DDL script:"
+sed 's/^/   /' "$WORK/ddl.sql"
+: >"$WORK/on"; : >"$WORK/off"; : >"$WORK/ratio"
+# One discarded run per server first: a fresh cluster's first seconds (catalog caches, the first
+# autovacuum of the churned catalogs) are slower than the rest.
+run_pgbench "$PORT_OFF" >/dev/null; run_pgbench "$PORT_ON" >/dev/null
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then order="off on"; else order="on off"; fi
+  line="   round $round:"
+  for which in $order; do
+    if [ "$which" = on ]; then port=$PORT_ON; else port=$PORT_OFF; fi
+    tps=$(run_pgbench "$port")
+    [ -n "$tps" ] || { echo "pgbench failed on $which"; exit 1; }
+    echo "$tps" >>"$WORK/$which"
+    line="$line $which $tps"
+  done
+  awk -v a="$(tail -1 "$WORK/on")" -v b="$(tail -1 "$WORK/off")" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/ratio"
+  echo "$line (on/off $(tail -1 "$WORK/ratio"))"
+done
+tps_on=$(median <"$WORK/on"); tps_off=$(median <"$WORK/off")
+echo "   median TPS without zdm: $tps_off"
+echo "   median TPS with zdm:    $tps_on"
+awk -v a="$tps_on" -v b="$tps_off" 'BEGIN { printf "   ratio of the medians with/without: %.3f\n", a / b }'
+echo "   per-round ratios: min $(sort -g "$WORK/ratio" | head -1), max $(sort -g "$WORK/ratio" | tail -1)"
+awk -v r="$(median <"$WORK/ratio")" 'BEGIN { printf "   median per-round ratio with/without: %.3f (goal >= 0.98)\n", r }'
+
+# ---------------------------------------------------------------------------------------------
+# 2. Lint throughput.
+echo
+echo "== lint: $STATEMENTS statements, zdm.lint() vs squawk $SQUAWK_VERSION"
+if [ "$(q "$PORT_ON" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'zdm'::regnamespace AND proname = 'lint'")" = 0 ]; then
+  echo "   zdm.lint() does not exist in this build: skipped"
+  exit 0
+fi
+if [ ! -x "$HERE/node_modules/.bin/squawk" ]; then
+  npm install --no-audit --no-fund --no-save --silent --prefix "$HERE" "squawk-cli@$SQUAWK_VERSION" >/dev/null
+fi
+SQUAWK=$HERE/node_modules/.bin/squawk
+
+# A migration in groups of ten statements, as a real migration history has them: a new table and a
+# change to it, and safe and risky changes to 100 tables that exist in the database (1,000 rows each),
+# so that zdm reads the catalog for most statements and has findings to report.
+q "$PORT_ON" "DO \$\$ BEGIN FOR i IN 0..99 LOOP
+    EXECUTE format('CREATE TABLE bench_t%s (id int PRIMARY KEY, name text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now())', i);
+    EXECUTE format('INSERT INTO bench_t%s SELECT g, ''n'' || g FROM generate_series(1, 1000) g', i);
+  END LOOP; END \$\$; ANALYZE;"
+awk -v n="$STATEMENTS" 'BEGIN {
+  for (i = 0; i < n; i++) {
+    g = int(i / 10); k = i % 10; t = "app_t" g; e = "bench_t" (g % 100);
+    if (k == 0) print "CREATE TABLE " t " (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());";
+    else if (k == 1) print "ALTER TABLE " t " ADD COLUMN note text;";
+    else if (k == 2) print "CREATE INDEX CONCURRENTLY " e "_name_" g " ON " e " (name);";
+    else if (k == 3) print "ALTER TABLE " e " ADD COLUMN c" g " integer;";
+    else if (k == 4) print "ALTER TABLE " e " ADD CONSTRAINT " e "_len_" g " CHECK (length(name) < 300) NOT VALID;";
+    else if (k == 5) print "ALTER TABLE " e " VALIDATE CONSTRAINT " e "_len_" g ";";
+    else if (k == 6) print "CREATE INDEX " e "_created_" g " ON " e " (created_at);";
+    else if (k == 7) print "ALTER TABLE " e " ALTER COLUMN id TYPE bigint;";
+    else if (k == 8) print "ALTER TABLE " e " ADD COLUMN d" g " timestamptz DEFAULT clock_timestamp();";
+    else print "ALTER TABLE " e " ALTER COLUMN name SET NOT NULL;";
+  }
+}' >"$WORK/migration.sql"
+chmod 644 "$WORK/migration.sql"
+echo "   migration: $(wc -l <"$WORK/migration.sql") statements, $(wc -c <"$WORK/migration.sql") bytes"
+
+now_ns() { date +%s%N; }
+# The whole migration as one dollar-quoted literal, so psql sends it as it is.
+{ echo 'SELECT * FROM zdm.lint($zdm_bench$'; cat "$WORK/migration.sql"; echo '$zdm_bench$);'; } >"$WORK/lint.sql"
+time_zdm() {
+  local t0; t0=$(now_ns)
+  "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$PORT_ON" -f "$WORK/lint.sql" >"$WORK/zdm.out"
+  echo $(( $(now_ns) - t0 ))
+}
+time_squawk() {
+  local t0; t0=$(now_ns)
+  "$SQUAWK" --pg-version=15.0 --reporter gcc "$WORK/migration.sql" >"$WORK/squawk.out" 2>&1 || true
+  echo $(( $(now_ns) - t0 ))
+}
+: >"$WORK/zdm.ns"; : >"$WORK/squawk.ns"
+for r in $(seq 1 "$LINT_RUNS"); do
+  time_zdm >>"$WORK/zdm.ns"
+  time_squawk >>"$WORK/squawk.ns"
+done
+findings=$(q "$PORT_ON" "SELECT sum(n) || ' (' || string_agg(n || ' ' || rule, ', ') || ')' FROM
+  (SELECT rule, count(*) n FROM zdm.lint(pg_read_file('$WORK/migration.sql')) GROUP BY rule ORDER BY rule) r" 2>/dev/null ||
+  echo "?")
+echo "   zdm.lint findings: $findings; squawk issues: $(grep -c ': warning: \|: error: ' "$WORK/squawk.out" || true)"
+zdm_ns=$(median <"$WORK/zdm.ns"); squawk_ns=$(median <"$WORK/squawk.ns")
+awk -v n="$STATEMENTS" -v z="$zdm_ns" -v s="$squawk_ns" 'BEGIN {
+  printf "   zdm.lint: median %.1f ms, %.0f statements/s\n", z / 1e6, n / (z / 1e9);
+  printf "   squawk:   median %.1f ms, %.0f statements/s\n", s / 1e6, n / (s / 1e9);
+  printf "   ratio zdm/squawk (statements/s): %.2f (goal >= 2)\n", s / z;
+}'
