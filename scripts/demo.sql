@@ -40,14 +40,15 @@ ROLLBACK;
 RESET zdm.mode;
 
 \echo
-\echo '-- 3. zdm.analyze: judge a migration before running it; nothing is executed.'
-SELECT EXISTS (SELECT FROM pg_proc WHERE pronamespace = 'zdm'::regnamespace AND proname = 'analyze')
-  AS has_analyze \gset
-\if :has_analyze
+\echo '-- 3. zdm.analyze: the facts of a migration before running it (nothing is executed) ...'
 SELECT * FROM zdm.analyze($$
   ALTER TABLE accounts ALTER COLUMN id TYPE bigint;
   ALTER TABLE accounts ADD COLUMN note text;
+  CREATE INDEX accounts_owner ON accounts (owner);
 $$);
-\else
-\echo '(zdm.analyze() is not in this build yet)'
-\endif
+\echo '-- ... and zdm.lint: the findings for the same text.'
+SELECT statement_no, line, rule, message FROM zdm.lint($$
+  ALTER TABLE accounts ALTER COLUMN id TYPE bigint;
+  ALTER TABLE accounts ADD COLUMN note text;
+  CREATE INDEX accounts_owner ON accounts (owner);
+$$);
