@@ -30,14 +30,26 @@ start_server test "$TEST_PORT" \
   || { echo "could not start the test server"; cat "$RUN_DIR/test.log"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 export PGHOST=$(readlink -f "$RUN_DIR") PGPORT=$TEST_PORT PGUSER=postgres
 
+# A hung suite must fail, not eat CI's whole budget: each suite gets SUITE_TIMEOUT seconds, and on
+# expiry the sessions still there are printed (what each waits for) before the suite is failed.
+SUITE_TIMEOUT=${ZDM_SUITE_TIMEOUT:-900}
+bounded() {
+  timeout -k 20 "$SUITE_TIMEOUT" "$@"
+  local rc=$?
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    echo "!!! timed out after ${SUITE_TIMEOUT}s: $*"
+    "$PG_BINDIR/psql" -X -d postgres -c "SELECT pid, backend_type, state, wait_event_type, wait_event, left(query, 120) AS query FROM pg_stat_activity WHERE pid <> pg_backend_pid()" 2>&1 | head -60
+  fi
+  return $rc
+}
 regress() {
   if [ -n "$(ls sql/*.sql 2>/dev/null)" ]; then
-    make -s installcheck ISOLATION= PG_CONFIG="$PG_CONFIG" || { cat regression.diffs 2>/dev/null | head -300; return 1; }
+    bounded make -s installcheck ISOLATION= PG_CONFIG="$PG_CONFIG" || { cat regression.diffs 2>/dev/null | head -300; return 1; }
   fi
 }
 isolation() {
   if [ -n "$(ls test/isolation/specs/*.spec 2>/dev/null)" ]; then
-    make -s installcheck REGRESS= PG_CONFIG="$PG_CONFIG" || { cat output_iso/regression.diffs 2>/dev/null | head -300; return 1; }
+    bounded make -s installcheck REGRESS= PG_CONFIG="$PG_CONFIG" || { cat output_iso/regression.diffs 2>/dev/null | head -300; return 1; }
   fi
 }
 suite regress regress
@@ -53,7 +65,9 @@ tap() {
   # The server refuses to run as root, so prove runs as the server's user, in a directory it owns.
   local tapdir=$RUN_DIR/tap
   rm -rf "$tapdir"; as_server mkdir -p "$tapdir"
-  (cd "$tapdir" && as_server env PATH="$PG_BINDIR:$PATH" TESTDIR="$tapdir" \
+  local as=()
+  [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+  (cd "$tapdir" && bounded "${as[@]}" env PATH="$PG_BINDIR:$PATH" TESTDIR="$tapdir" \
     PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" ZDM_ROOT="$ROOT" \
     prove ${TAP_VERBOSE:+-v} -I "$perl_lib" -I "$ROOT/test/tap" "${tests[@]/#/$ROOT/}")
   local rc=$?

@@ -1,7 +1,9 @@
 -- zdm.backfill_start / pause / resume / cancel: the background worker runs the job as the calling
 -- role; permissions; who may see and steer whose jobs.
+-- A fresh extension, so that the job ids printed below start at 1 whatever ran before.
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS zdm;
+DROP EXTENSION IF EXISTS zdm;
+CREATE EXTENSION zdm;
 RESET client_min_messages;
 CREATE SCHEMA backfill_worker;
 SET search_path = backfill_worker, public;

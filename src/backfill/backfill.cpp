@@ -1063,6 +1063,10 @@ void zdm_backfill_launcher_main(Datum) {
   while (!ShutdownRequestPending) {
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
+    // Absorbs ProcSignalBarriers: DROP TABLESPACE and DROP DATABASE wait until every process with a
+    // ProcSignal slot has (procsignal.c WaitForProcSignalBarrier), so an idle loop without this
+    // makes them hang for ever.
+    CHECK_FOR_INTERRUPTS();
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
       ProcessConfigFile(PGC_SIGHUP);
