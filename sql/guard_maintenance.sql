@@ -10,6 +10,8 @@ SET zdm.mode = warn;
 
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int, total numeric);
 INSERT INTO orders SELECT g, g % 17, g FROM generate_series(1, 300) g;
+CREATE TABLE order_notes (order_id int REFERENCES orders, note text);
+INSERT INTO order_notes SELECT g, 'n' || g FROM generate_series(1, 300) g;
 CREATE TABLE audit (id int, note text);
 INSERT INTO audit SELECT g, 'n' || g FROM generate_series(1, 300) g;
 CREATE MATERIALIZED VIEW totals AS SELECT customer_id, sum(total) AS total FROM orders GROUP BY customer_id;
@@ -19,7 +21,7 @@ CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
 CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 INSERT INTO events SELECT g, date '2025-06-01' + g FROM generate_series(1, 400) g;
-ANALYZE orders, audit, totals, keyed_totals, events;
+ANALYZE orders, order_notes, audit, totals, keyed_totals, events;
 
 -- cluster-table
 CLUSTER orders USING orders_pkey;
@@ -30,7 +32,7 @@ VACUUM (FULL, ANALYZE) orders;
 -- refresh-matview-without-concurrently: without and with a unique index
 REFRESH MATERIALIZED VIEW totals;
 REFRESH MATERIALIZED VIEW keyed_totals;
--- truncate-table: one finding per table
+-- truncate-table: one finding per table named; CASCADE also empties the tables that reference them
 TRUNCATE audit, orders CASCADE;
 -- a partitioned table: one finding, with its partitions' rows and size
 TRUNCATE events;

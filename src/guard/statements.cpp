@@ -18,6 +18,8 @@ extern "C" {
 #include "access/tableam.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
+#include "catalog/heap.h"
+#include "catalog/partition.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -27,6 +29,7 @@ extern "C" {
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -311,6 +314,46 @@ bool usable_unique_index(Oid idx) {
   });
 }
 
+// Tables and materialized views a materialized view's query names directly (the _RETURN rule's
+// dependencies on pg_class).
+std::vector<Oid> query_relations(Oid matview) {
+  List* found = pg::call([&]() -> List* {
+    List* result = NIL;
+    Relation rw = table_open(RewriteRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_rewrite_ev_class, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(matview));
+    SysScanDesc scan = systable_beginscan(rw, RewriteRelRulenameIndexId, true, nullptr, 1, &key);
+    List* rules = NIL;
+    HeapTuple tup;
+    while (HeapTupleIsValid(tup = systable_getnext(scan)))
+      rules = lappend_oid(rules, reinterpret_cast<Form_pg_rewrite>(GETSTRUCT(tup))->oid);
+    systable_endscan(scan);
+    table_close(rw, AccessShareLock);
+    Relation dep = table_open(DependRelationId, AccessShareLock);
+    ListCell* rc;
+    foreach (rc, rules) {
+      ScanKeyData k[2];
+      ScanKeyInit(&k[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(RewriteRelationId));
+      ScanKeyInit(&k[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(lfirst_oid(rc)));
+      SysScanDesc ds = systable_beginscan(dep, DependDependerIndexId, true, nullptr, 2, k);
+      while (HeapTupleIsValid(tup = systable_getnext(ds))) {
+        auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+        if (d->refclassid != RelationRelationId || d->refobjid == matview) continue;
+        char kind = get_rel_relkind(d->refobjid);
+        if (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW || kind == RELKIND_PARTITIONED_TABLE)
+          result = list_append_unique_oid(result, d->refobjid);
+      }
+      systable_endscan(ds);
+    }
+    table_close(dep, AccessShareLock);
+    return result;
+  });
+  std::vector<Oid> out;
+  ListCell* lc;
+  foreach (lc, found) out.push_back(lfirst_oid(lc));
+  return out;
+}
+
 void analyze_refresh(RefreshMatViewStmt* stmt, const AnalysisContext& context, Statement& out) {
   Resolved target = resolve(stmt->relation, context);
   Action a;
@@ -337,11 +380,37 @@ void analyze_refresh(RefreshMatViewStmt* stmt, const AnalysisContext& context, S
   a.scan = stmt->concurrent || !indexes.empty();
   add_reindexed(a, indexes, stmt->concurrent ? LockMode::RowExclusive : LockMode::AccessExclusive,
                 !stmt->concurrent, out);
+  // The relations the defining query reads (its rule's pg_depend entries): ACCESS SHARE, read in full
+  // unless empty.
+  for (Oid base : query_relations(target.oid)) {
+    Action b = reached(a, base, LockMode::AccessShare);
+    b.scan = !b.rel.known_empty;
+    out.actions.push_back(std::move(b));
+  }
 }
 
 // --- TRUNCATE -------------------------------------------------------------------------------------
 
+// One table TRUNCATE empties: ACCESS EXCLUSIVE, new relfilenode, each index rebuilt (ACCESS EXCLUSIVE,
+// new relfilenode) over the new, empty heap, so no row is read.
+void add_truncated(Action& a, Oid relid, Statement& out) {
+  a.lock = LockMode::AccessExclusive;
+  a.rewrite = has_storage(a.rel.kind);
+  a.scan = false;
+  std::vector<Oid> indexes;
+  if (OidIsValid(relid) && a.rewrite) indexes = index_oids(relid);
+  add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
+}
+
 void analyze_truncate(TruncateStmt* stmt, const AnalysisContext& context, Statement& out) {
+  // tablecmds.c ExecuteTruncate: every table named, with inheritance every child, and with CASCADE
+  // every table referencing one of them by foreign key (heap_truncate_find_FKs, to a fixed point).
+  struct Named {
+    size_t action;  // index of the named table's action in out.actions
+    List* relids;   // the named table and its children
+  };
+  std::vector<Named> named;
+  List* all = NIL;
   ListCell* lc;
   foreach (lc, stmt->relations) {
     auto* rv = lfirst_node(RangeVar, lc);
@@ -351,30 +420,46 @@ void analyze_truncate(TruncateStmt* stmt, const AnalysisContext& context, Statem
     a.command = "TRUNCATE";
     a.rel = target.facts;
     a.cascade = stmt->behavior == DROP_CASCADE;
-    // tablecmds.c ExecuteTruncate: ACCESS EXCLUSIVE on every table (and, with inheritance, every child);
-    // ExecuteTruncateGuts gives each a new relfilenode without reading a row, then reindex_relation
-    // builds each index afresh (ACCESS EXCLUSIVE, new relfilenode) with a seq scan of the new, empty
-    // heap: seq_scan moves although no row is read.
-    a.lock = LockMode::AccessExclusive;
-    a.rewrite = has_storage(a.rel.kind);
-    std::vector<Oid> indexes;
-    if (target.oid != InvalidOid && a.rewrite) indexes = index_oids(target.oid);
-    a.scan = !indexes.empty();
     Statement kids;
-    if (target.oid != InvalidOid && rv->inh)
-      for (Oid child : children(target.oid)) {
-        Action c = reached(a, child, LockMode::AccessExclusive);
-        c.rewrite = has_storage(c.rel.kind);
-        std::vector<Oid> child_indexes;
-        if (c.rewrite) child_indexes = index_oids(child);
-        c.scan = !child_indexes.empty();
-        add_reindexed(c, child_indexes, LockMode::AccessExclusive, true, kids);
-      }
-    // Children carry recursed_from = the named table, their indexes recursed_from = the child.
+    List* mine = NIL;
+    if (target.oid != InvalidOid) {
+      mine = lappend_oid(mine, target.oid);
+      if (rv->inh)
+        for (Oid child : children(target.oid)) {
+          Action c = reached(a, child, LockMode::AccessExclusive);
+          add_truncated(c, child, kids);  // its indexes hang off the child
+          mine = lappend_oid(mine, child);
+        }
+    }
     fold_partitions(a, kids.actions);
-    add_reindexed(a, indexes, LockMode::AccessExclusive, true, out);
+    named.push_back({out.actions.size(), mine});
+    all = list_concat_copy(all, mine);
+    add_truncated(a, target.oid, out);
     for (Action& c : kids.actions) out.actions.push_back(std::move(c));
   }
+  if (stmt->behavior != DROP_CASCADE) return;
+  // Each table the cascade reaches is reported with the named table whose foreign keys lead to it.
+  std::vector<Action> cascaded;
+  for (Named& n : named) {
+    while (n.relids != NIL) {
+      List* found = pg::call([&] { return heap_truncate_find_FKs(n.relids); });
+      List* fresh = pg::call([&] { return list_difference_oid(found, all); });
+      if (fresh == NIL) break;
+      ListCell* fc;
+      foreach (fc, fresh) {
+        Oid relid = lfirst_oid(fc);
+        n.relids = lappend_oid(n.relids, relid);
+        all = lappend_oid(all, relid);
+        Action& by = out.actions[n.action];
+        Action c = reached(by, relid, LockMode::AccessExclusive);
+        by.referenced += (by.referenced.empty() ? "" : ", ") + c.rel.name;
+        Statement tmp;
+        add_truncated(c, relid, tmp);
+        for (Action& t : tmp.actions) cascaded.push_back(std::move(t));
+      }
+    }
+  }
+  for (Action& c : cascaded) out.actions.push_back(std::move(c));
 }
 
 // --- DROP -----------------------------------------------------------------------------------------
@@ -522,6 +607,29 @@ void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out
       Action o = reached(a, other, LockMode::AccessExclusive);
       a.referenced = a.referenced.empty() ? o.rel.name : a.referenced + ", " + o.rel.name;
       others.push_back(std::move(o));
+    }
+    if (a.op == Op::DropRelation && target.oid != InvalidOid) {
+      // Partitions go with a partitioned table, inheritance children only with CASCADE: each is
+      // locked ACCESS EXCLUSIVE by findDependentObjects.
+      if (a.rel.kind == RELKIND_PARTITIONED_TABLE || a.cascade) {
+        std::vector<Action> parts;
+        for (Oid child : children(target.oid)) parts.push_back(reached(a, child, LockMode::AccessExclusive));
+        fold_partitions(a, parts);
+        for (Action& c : parts) others.push_back(std::move(c));
+      }
+      // Dropping a partition: RangeVarCallbackForDropRelation locks its parent ACCESS EXCLUSIVE, and
+      // heap_drop_with_catalog the parent's default partition (whose constraint changes).
+      bool is_partition = pg::call([&] { return get_rel_relispartition(target.oid); });
+      if (is_partition) {
+        Oid parent = pg::call([&] { return get_partition_parent(target.oid, true); });
+        Oid dflt = pg::call([&] { return get_default_partition_oid(parent); });
+        for (Oid o : {parent, dflt}) {
+          if (!OidIsValid(o) || o == target.oid) continue;
+          Action p = reached(a, o, LockMode::AccessExclusive);
+          a.parent = a.parent.empty() ? p.rel.name : a.parent + ", " + p.rel.name;
+          others.push_back(std::move(p));
+        }
+      }
     }
     out.actions.push_back(std::move(a));
     for (Action& o : others) out.actions.push_back(std::move(o));

@@ -93,8 +93,19 @@ void drop_table(const Statement& st, const Action& a, Findings& out) {
   if (!a.referenced.empty())
     f.detail += " Removing its foreign keys also locks " + a.referenced +
                 " in AccessExclusiveLock mode (blocks reads and writes).";
+  if (!a.parent.empty())
+    f.detail += " Dropping a partition also locks " + a.parent +
+                " in AccessExclusiveLock mode (blocks reads and writes of the whole partitioned table).";
   f.detail += " It cannot be undone: the data is gone with it.";
-  f.hint = "Once deployed code no longer uses it, park it under another name first (undo: rename it back), "
+  f.hint.clear();
+  if (!a.parent.empty()) {
+    // DETACH ... CONCURRENTLY takes only SHARE UPDATE EXCLUSIVE on the parent; the drop then locks the
+    // detached table alone.
+    std::string parent = a.parent.substr(0, a.parent.find(", "));
+    f.hint = "Detach it without blocking the partitioned table first (outside a transaction block):\nALTER TABLE " +
+             parent + " DETACH PARTITION " + t + " CONCURRENTLY;\n";
+  }
+  f.hint += "Once deployed code no longer uses it, park it under another name first (undo: rename it back), "
            "and drop it when nothing has failed:\n"
            "ALTER " + kind + " " + t + " RENAME TO " + sql::unqualified(parked) + ";\n"
            "-- later:\nSET lock_timeout = '2s';\nDROP " + kind + " " + parked + ";";

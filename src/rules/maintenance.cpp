@@ -79,7 +79,7 @@ void truncate(const Statement& st, const Action& a, Findings& out) {
   f.message = "TRUNCATE " + a.rel.name + " waits for ACCESS EXCLUSIVE, queueing every reader and writer behind it";
   f.detail += " It reads no rows and gives the table new, empty files, but it needs the strongest lock: while it "
               "waits for a long query, every new query on the table waits behind it.";
-  if (a.cascade) f.detail += " CASCADE also truncates every table that references it.";
+  if (!a.referenced.empty()) f.detail += " CASCADE also empties " + a.referenced + ", under the same lock.";
   f.hint = "Either bound the wait and retry on lock_not_available (55P03):\nSET lock_timeout = '2s';\nTRUNCATE " +
            a.rel.name + ";\nRESET lock_timeout;\n-- or delete in batches, which blocks no reader (repeat until it deletes 0 rows):\n" +
            // ctid is unique only within one partition: a partitioned table needs tableoid too.
