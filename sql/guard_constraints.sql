@@ -1,5 +1,6 @@
 -- The guard on constraints: SET NOT NULL, CHECK / FOREIGN KEY without NOT VALID, UNIQUE / PRIMARY KEY
--- that build their index under the lock, and ATTACH PARTITION without a CHECK that proves the bound.
+-- that build their index under the lock, ATTACH PARTITION (and CREATE TABLE ... PARTITION OF) without
+-- a CHECK that proves the bound, and domain constraints checked against every table using them.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS zdm;
 RESET client_min_messages;
@@ -150,6 +151,43 @@ SET zdm.mode = strict;
 ALTER TABLE events ALTER COLUMN kind SET NOT NULL;                -- every partition proven: no scan
 ALTER TABLE events ADD CONSTRAINT events_id_positive CHECK (id > 0);
 \echo :LAST_ERROR_SQLSTATE
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+-- CREATE TABLE ... PARTITION OF checks the default partition as ATTACH does (attach-partition-scan);
+-- events_other's CHECKs prove nothing about 500..599, so it is scanned.
+CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600);
+SET zdm.mode = strict;
+\set VERBOSITY terse
+CREATE TABLE events_6 PARTITION OF events FOR VALUES FROM (600) TO (700);
+\echo :LAST_ERROR_SQLSTATE
+SELECT to_regclass('events_6') IS NULL AS not_created;
+-- once a validated CHECK on the default partition proves the bound, nothing is scanned
+ALTER TABLE events_other ADD CONSTRAINT events_other_bound3 CHECK (id IS NULL OR id < 600 OR id >= 700) NOT VALID;
+ALTER TABLE events_other VALIDATE CONSTRAINT events_other_bound3;
+CREATE TABLE events_6 PARTITION OF events FOR VALUES FROM (600) TO (700);
+SET zdm.mode = warn;
+\set VERBOSITY default
+
+-- domain-constraint-scan: a domain's new CHECK or NOT NULL is checked against every column using it,
+-- under SHARE on each table (blocks writes); NOT VALID checks new rows only and reads nothing.
+CREATE DOMAIN quantity AS int;
+CREATE TABLE stock (id int, qty quantity);
+CREATE TABLE returns (id int, qty quantity);
+INSERT INTO stock SELECT g, g FROM generate_series(1, 200) g;
+INSERT INTO returns SELECT g, g FROM generate_series(1, 50) g;
+ANALYZE stock, returns;
+ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0);
+ALTER DOMAIN quantity SET NOT NULL;
+SET zdm.mode = strict;
+ALTER DOMAIN quantity ADD CONSTRAINT quantity_small CHECK (VALUE < 100000);
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY terse
+ALTER DOMAIN quantity ADD CONSTRAINT quantity_small CHECK (VALUE < 100000) NOT VALID;  -- not flagged
+ALTER DOMAIN quantity VALIDATE CONSTRAINT quantity_small;
+\echo :LAST_ERROR_SQLSTATE
+ALTER DOMAIN quantity DROP NOT NULL;                                                -- not flagged
+SELECT conname, convalidated FROM pg_constraint WHERE contypid = 'quantity'::regtype ORDER BY conname;
 SET zdm.mode = warn;
 \set VERBOSITY default
 

@@ -95,6 +95,16 @@ CREATE TABLE cars (wheels int) INHERITS (vehicles) WITH (autovacuum_enabled = fa
 INSERT INTO vehicles SELECT g, 'v' || g FROM generate_series(1, 1000) g;
 INSERT INTO cars SELECT g, 'car' || g, 4 FROM generate_series(1, 1000) g;
 ALTER TABLE vehicles ADD CONSTRAINT name_present CHECK (name IS NOT NULL) NOT VALID;
+-- A view, a policy and a rule to drop, alter and read through; a partitioned table whose default
+-- partition proves by a CHECK that it holds no row of a new low bound; a domain constraint to validate.
+CREATE VIEW big_sales AS SELECT * FROM sales WHERE amount > 100;
+CREATE POLICY orders_own ON orders USING (true);
+CREATE RULE audit_quiet AS ON UPDATE TO audit DO INSTEAD NOTHING;
+CREATE TABLE metrics (id int NOT NULL, v int) PARTITION BY RANGE (id);
+CREATE TABLE metrics_default PARTITION OF metrics (CONSTRAINT metrics_default_high CHECK (id >= 10000)) DEFAULT
+  WITH (autovacuum_enabled = false);
+INSERT INTO metrics SELECT g, g FROM generate_series(10000, 10999) g;
+ALTER DOMAIN posint ADD CONSTRAINT posint_limit CHECK (VALUE < 100000) NOT VALID;
 ANALYZE;
 
 -- The statements, in groups. Each one must succeed on the tables above.
@@ -234,6 +244,44 @@ INSERT INTO statements (sql) VALUES
   ('CREATE POLICY own_orders ON orders USING (customer_id = 1)'),
   ('CREATE STATISTICS orders_stats ON customer_id, amount FROM orders'),
   ('COMMENT ON TABLE orders IS ''orders of customers'''),
+  ('CREATE TABLE orders_copy AS SELECT * FROM orders'),
+  ('CREATE MATERIALIZED VIEW sales_by_amount AS SELECT amount, count(*) FROM sales GROUP BY amount'),
+  ('CREATE VIEW big_orders AS SELECT * FROM orders WHERE amount > 400'),
+  ('CREATE RULE audit_nothing AS ON INSERT TO audit DO INSTEAD NOTHING'),
+  ('GRANT SELECT ON orders TO PUBLIC'),
+  ('ALTER TABLE orders ALTER CONSTRAINT orders_customer_id_fkey DEFERRABLE'),
+  ('ALTER TABLE orders ALTER COLUMN amount SET (n_distinct = 10)'),
+  ('ALTER TABLE orders FORCE ROW LEVEL SECURITY'),
+  ('ALTER TABLE cars NO INHERIT vehicles'),
+  -- new tables that lock existing ones: parents, default partitions, referenced and LIKE tables
+  ('CREATE TABLE metrics_1 PARTITION OF metrics FOR VALUES FROM (0) TO (1000)'),
+  ('CREATE TABLE vans (doors int) INHERITS (vehicles)'),
+  ('CREATE TABLE orders_like (LIKE orders INCLUDING ALL)'),
+  ('CREATE TABLE ledger_refs (id int, ledger_id int, FOREIGN KEY (ledger_id) REFERENCES ledger)'),
+  -- triggers, policies, rules, comments
+  ('CREATE TRIGGER events_audit AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION audit_trigger()'),
+  ('CREATE TRIGGER orders_stmt AFTER UPDATE ON orders FOR EACH STATEMENT EXECUTE FUNCTION audit_trigger()'),
+  ('ALTER POLICY orders_own ON orders USING (amount > 0)'),
+  ('DROP POLICY orders_own ON orders'),
+  ('DROP RULE audit_quiet ON audit'),
+  ('COMMENT ON COLUMN orders.note IS ''free text'''),
+  ('COMMENT ON INDEX orders_amount_idx IS ''by amount'''),
+  ('COMMENT ON TRIGGER orders_audit ON orders IS ''audit'''),
+  -- queries stored or run: views followed, CTE names are not tables, children are read
+  ('CREATE OR REPLACE VIEW big_sales AS SELECT * FROM sales WHERE amount > 200'),
+  ('CREATE TABLE sales_copy AS SELECT * FROM big_sales'),
+  ('CREATE TABLE orders_empty AS SELECT * FROM orders WITH NO DATA'),
+  ('CREATE TABLE vehicle_copy AS SELECT * FROM vehicles'),
+  ('CREATE TABLE cte_copy AS WITH orders AS (SELECT 1 AS id) SELECT * FROM orders'),
+  -- LOCK
+  ('LOCK TABLE big_sales IN SHARE MODE'),
+  ('LOCK TABLE vehicles IN EXCLUSIVE MODE'),
+  -- ALTER DOMAIN: every table with a column of the domain, read under SHARE
+  ('ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 1000)'),
+  ('ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 1000) NOT VALID'),
+  ('ALTER DOMAIN posint VALIDATE CONSTRAINT posint_limit'),
+  ('ALTER DOMAIN plainint SET NOT NULL'),
+  ('ALTER DOMAIN plainint DROP NOT NULL'),
   ('ALTER TYPE mood ADD VALUE ''cancelled''');
 
 -- Runs one statement in a subtransaction that is rolled back, and returns what it did to every

@@ -951,6 +951,29 @@ List* missing_partition_indexes(Relation parent, Relation part) {
   return result;
 }
 
+// partbounds.c check_default_partition_contents: a new bound is checked against the rows of the
+// parent's default partition, unless its constraints imply the default's new constraint
+// (get_proposed_default_constraint). Call inside pg::call.
+void prove_default(Relation parent, PartitionBoundSpec* bound, List* bound_constraint, Oid partid,
+                   PartitionProof& p) {
+  p.default_part = get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true));
+  p.default_implied = true;
+  if (!OidIsValid(p.default_part) || p.default_part == partid || bound->is_default) {
+    p.default_part = InvalidOid;
+    return;
+  }
+  Relation def = open_if_free(p.default_part);
+  p.default_implied = false;
+  if (def == nullptr) return;
+  List* def_constraint = get_proposed_default_constraint(bound_constraint);
+  def_constraint = map_partition_varattnos(def_constraint, 1, def, parent);
+  p.default_implied = PartConstraintImpliedByRelConstraint(def, def_constraint);
+  p.default_constraint = deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(def_constraint)),
+                                            deparse_context_for(RelationGetRelationName(def), p.default_part),
+                                            false, false);
+  close_read(def);
+}
+
 PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw_bound) {
   return pg::call([&]() -> PartitionProof {
     PartitionProof p{};
@@ -981,24 +1004,25 @@ PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw
                                         deparse_context_for(RelationGetRelationName(part), partid), false, false);
     }
     if (part->rd_rel->relkind == RELKIND_RELATION) p.missing_indexes = missing_partition_indexes(parent, part);
-    p.default_part = get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true));
-    p.default_implied = true;
-    if (OidIsValid(p.default_part) && p.default_part != partid && !bound->is_default) {
-      Relation def = open_if_free(p.default_part);
-      p.default_implied = false;
-      if (def != nullptr) {
-        List* def_constraint = get_proposed_default_constraint(bound_constraint);
-        def_constraint = map_partition_varattnos(def_constraint, 1, def, parent);
-        p.default_implied = PartConstraintImpliedByRelConstraint(def, def_constraint);
-        p.default_constraint = deparse_expression(reinterpret_cast<Node*>(make_ands_explicit(def_constraint)),
-                                                  deparse_context_for(RelationGetRelationName(def), p.default_part),
-                                                  false, false);
-        close_read(def);
-      }
-    } else {
-      p.default_part = InvalidOid;
-    }
+    prove_default(parent, bound, bound_constraint, partid, p);
     close_read(part);
+    close_read(parent);
+    p.ok = true;
+    return p;
+  });
+}
+
+PartitionProof prove_new_partition(Oid parentid, PartitionBoundSpec* raw_bound) {
+  return pg::call([&]() -> PartitionProof {
+    PartitionProof p{};
+    Relation parent = open_if_free(parentid);
+    if (parent == nullptr) return p;
+    ParseState* pstate = make_parsestate(nullptr);
+    PartitionBoundSpec* bound =
+        transformPartitionBound(pstate, parent, static_cast<PartitionBoundSpec*>(copyObjectImpl(raw_bound)));
+    p.bound = deparse_expression(reinterpret_cast<Node*>(bound),
+                                 deparse_context_for(RelationGetRelationName(parent), parentid), false, false);
+    prove_default(parent, bound, get_qual_from_partbound(parent, bound), InvalidOid, p);
     close_read(parent);
     p.ok = true;
     return p;
@@ -1233,6 +1257,18 @@ void add_children(const Resolved& target, AlterTableCmd* cmd, const Action& pare
 }
 
 }  // namespace
+
+DefaultPartitionCheck default_partition_check(Oid parentid, PartitionBoundSpec* bound) {
+  PartitionProof p = prove_new_partition(parentid, bound);
+  DefaultPartitionCheck d;
+  if (!p.ok) return d;
+  d.ok = true;
+  d.default_part = p.default_part;
+  d.implied = p.default_implied;
+  if (p.bound) d.bound = p.bound;
+  if (p.default_constraint) d.constraint = p.default_constraint;
+  return d;
+}
 
 void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, Statement& out) {
   Resolved target = resolve(stmt->relation, context);

@@ -29,6 +29,38 @@ Statement analyze(Node* parsetree, const std::string& text, const AnalysisContex
   return st;
 }
 
+bool analyzes(Node* parsetree) {
+  switch (nodeTag(parsetree)) {
+    case T_AlterTableStmt:
+    case T_AlterTableMoveAllStmt:
+    case T_IndexStmt:
+    case T_ReindexStmt:
+    case T_ClusterStmt:
+    case T_VacuumStmt:
+    case T_RefreshMatViewStmt:
+    case T_TruncateStmt:
+    case T_DropStmt:
+    case T_RenameStmt:
+    case T_AlterObjectSchemaStmt:
+    case T_AlterEnumStmt:
+    case T_CreateStmt:
+    case T_CreateForeignTableStmt:
+    case T_CreateTrigStmt:
+    case T_CreatePolicyStmt:
+    case T_AlterPolicyStmt:
+    case T_RuleStmt:
+    case T_CreateStatsStmt:
+    case T_ViewStmt:
+    case T_CreateTableAsStmt:
+    case T_CommentStmt:
+    case T_LockStmt:
+    case T_AlterDomainStmt:
+      return true;
+    default:
+      return false;
+  }
+}
+
 LockMode strongest_lock(const Statement& statement) {
   LockMode strongest = LockMode::None;
   for (const Action& a : statement.actions) {

@@ -39,6 +39,10 @@ struct AnalysisContext {
 // `text` is the statement's own text (for inline overrides and messages).
 Statement analyze(Node* parsetree, const std::string& text, const AnalysisContext& context);
 
+// Whether analyze() knows the statement's node type: the others lock no existing table that matters
+// to a rule, a lock-safe attempt or a preview (analyze() returns no action for them).
+bool analyzes(Node* parsetree);
+
 // The strongest lock a statement needs on an existing relation (for lock-safe DDL and previews).
 // Returns None for statements that take no table lock worth bounding.
 LockMode strongest_lock(const Statement& statement);

@@ -57,34 +57,13 @@ void on_subxact(SubXactEvent event, SubTransactionId my_subid, SubTransactionId,
   for (const auto& h : held_locks) held_names.push_back(h.relation);
 }
 
-// Node types some rule cares about; everything else returns at once.
-bool interesting(Node* node) {
-  switch (nodeTag(node)) {
-    case T_AlterTableStmt:
-    case T_AlterTableMoveAllStmt:
-    case T_IndexStmt:
-    case T_ReindexStmt:
-    case T_ClusterStmt:
-    case T_VacuumStmt:
-    case T_RefreshMatViewStmt:
-    case T_TruncateStmt:
-    case T_DropStmt:
-    case T_RenameStmt:
-    case T_AlterObjectSchemaStmt:
-    case T_AlterEnumStmt:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool should_judge(Node* node, ProcessUtilityContext context) {
   if (mode() == Mode::Off) return false;
   if (context == PROCESS_UTILITY_SUBCOMMAND) return false;  // parts of a statement already judged
   if (creating_extension) return false;                      // extension scripts
   if (IsAbortedTransactionBlockState()) return false;        // the statement will fail anyway
   if (!IsTransactionState()) return false;
-  return interesting(node);
+  return analyzes(node);  // node types no analysis knows return at once
 }
 
 std::string statement_text(const char* query, int location, int length) {

@@ -199,36 +199,6 @@ bool State::renamed_to(const std::string& relation) const {
   return std::find(renamed_.begin(), renamed_.end(), relation) != renamed_.end();
 }
 
-std::vector<Action> lock_table_actions(LockStmt* stmt, const AnalysisContext& context) {
-  std::vector<Action> out;
-  ListCell* lc;
-  foreach (lc, stmt->relations) {
-    auto* rv = lfirst_node(RangeVar, lc);
-    Resolved r = resolve(rv, context);
-    Action a;
-    a.op = Op::Other;
-    a.command = "LOCK TABLE";
-    a.rel = r.facts;
-    a.lock = to_lock_mode(stmt->mode);
-    out.push_back(a);
-    if (r.oid == InvalidOid || !rv->inh) continue;
-    // lockcmds.c LockTableRecurse: every inheritance child / partition in the same mode.
-    Oid parent = r.oid;
-    List* children = pg::call([&] { return find_all_inheritors(parent, NoLock, nullptr); });
-    ListCell* cc;
-    foreach (cc, children) {
-      Oid child = lfirst_oid(cc);
-      if (child == parent) continue;
-      Resolved rc = resolve_oid(child);
-      if (rc.oid == InvalidOid) continue;
-      Action c = a;
-      c.rel = rc.facts;
-      out.push_back(std::move(c));
-    }
-  }
-  return out;
-}
-
 bool must_propagate(const ErrorData* edata) {
   int code = edata->sqlerrcode;
   int error_class = ERRCODE_TO_CATEGORY(code);
@@ -243,7 +213,7 @@ namespace {
 // Analyses one statement in an internal subtransaction (as hook.cpp judge_and_report does): an error
 // about the statement (an unknown type, a column created by an earlier statement that never ran) is
 // rolled back and reported as a NOTICE, and the statement is skipped.
-bool analyse_isolated(const ParsedStatement& st, const State& state, Statement& out, std::vector<Action>& locked) {
+bool analyse_isolated(const ParsedStatement& st, const State& state, Statement& out) {
   MemoryContext caller_context = CurrentMemoryContext;
   ResourceOwner caller_owner = CurrentResourceOwner;
   pg::call([] { BeginInternalSubTransaction(nullptr); });
@@ -251,7 +221,6 @@ bool analyse_isolated(const ParsedStatement& st, const State& state, Statement& 
   std::exception_ptr other;
   try {
     out = analyze(st.node, st.text, state.context());
-    if (IsA(st.node, LockStmt)) locked = lock_table_actions(castNode(LockStmt, st.node), state.context());
   } catch (const pg::PgError& e) {
     error = e.data();
   } catch (...) {
@@ -306,8 +275,7 @@ std::vector<LintRow> lint(const std::string& sql) {
       continue;
     }
     Statement analysed;
-    std::vector<Action> locked;
-    bool ok = analyse_isolated(st, state, analysed, locked);
+    bool ok = analyse_isolated(st, state, analysed);
     if (!ok) {
       state.after(st, nullptr);
       continue;
@@ -322,8 +290,6 @@ std::vector<LintRow> lint(const std::string& sql) {
       rows.push_back({st.number, st.line, std::move(f)});
     }
     state.after(st, &analysed);
-    for (const Action& a : locked)
-      if (a.lock == LockMode::AccessExclusive && a.rel.exists && !a.rel.created_in_transaction) state.hold(a.rel.name);
   }
   return rows;
 }

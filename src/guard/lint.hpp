@@ -56,9 +56,6 @@ class State {
   size_t created_at_begin_ = 0;  // created_in_text size when the current block began
 };
 
-// LOCK TABLE: one Action per relation it locks (the named ones, and their inheritance children
-// unless ONLY, as LockTableCommand does), lock = the requested mode. guard::analyze leaves it alone.
-std::vector<Action> lock_table_actions(LockStmt* stmt, const AnalysisContext& context);
 
 // Whether an error hit while analysing a statement must reach the caller: cancel, shutdown, out of
 // resources, internal errors. The others (an unknown type, say) are about the statement itself.

@@ -142,8 +142,6 @@ void analyze_text(FunctionCallInfo fcinfo, const std::string& sql) {
     Statement analysed;
     try {
       analysed = analyze(st.node, st.text, state.context());
-      if (IsA(st.node, LockStmt) && analysed.actions.empty())
-        analysed.actions = script::lock_table_actions(castNode(LockStmt, st.node), state.context());
     } catch (const pg::PgError& e) {
       script::annotate(e.data(), sql, "zdm.analyze", st);
       throw;

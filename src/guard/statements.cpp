@@ -47,8 +47,6 @@ extern "C" {
 
 namespace zdm::guard {
 
-namespace {
-
 bool has_storage(char kind) {
   return kind == RELKIND_RELATION || kind == RELKIND_MATVIEW || kind == RELKIND_TOASTVALUE ||
          kind == RELKIND_SEQUENCE || kind == RELKIND_INDEX;
@@ -109,6 +107,8 @@ void fold_partitions(Action& parent, const std::vector<Action>& parts) {
   parent.rel.bytes = bytes;
   parent.rel.known_empty = bytes == 0;
 }
+
+namespace {
 
 bool option_on(List* options, const char* name) {
   ListCell* lc;
@@ -314,8 +314,10 @@ bool usable_unique_index(Oid idx) {
   });
 }
 
-// Tables and materialized views a materialized view's query names directly (the _RETURN rule's
-// dependencies on pg_class).
+}  // namespace
+
+// Tables and materialized views a view's or materialized view's query names directly (its _RETURN
+// rule's dependencies on pg_class).
 std::vector<Oid> query_relations(Oid matview) {
   List* found = pg::call([&]() -> List* {
     List* result = NIL;
@@ -340,7 +342,8 @@ std::vector<Oid> query_relations(Oid matview) {
         auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
         if (d->refclassid != RelationRelationId || d->refobjid == matview) continue;
         char kind = get_rel_relkind(d->refobjid);
-        if (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW || kind == RELKIND_PARTITIONED_TABLE)
+        if (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW || kind == RELKIND_PARTITIONED_TABLE ||
+            kind == RELKIND_VIEW || kind == RELKIND_FOREIGN_TABLE)
           result = list_append_unique_oid(result, d->refobjid);
       }
       systable_endscan(ds);
@@ -353,6 +356,27 @@ std::vector<Oid> query_relations(Oid matview) {
   foreach (lc, found) out.push_back(lfirst_oid(lc));
   return out;
 }
+
+std::vector<Oid> read_relations(const std::vector<Oid>& named) {
+  // The rewriter expands each view into its query and locks what that query reads, ACCESS SHARE
+  // (rewriteHandler.c AcquireRewriteLocks), to any depth.
+  std::vector<Oid> out;
+  std::vector<Oid> todo = named;
+  while (!todo.empty() && out.size() < 10000) {
+    Oid relid = todo.back();
+    todo.pop_back();
+    bool seen = false;
+    for (Oid o : out) seen = seen || o == relid;
+    if (seen) continue;
+    out.push_back(relid);
+    char kind = pg::call([&] { return get_rel_relkind(relid); });
+    if (kind == RELKIND_VIEW)
+      for (Oid base : query_relations(relid)) todo.push_back(base);
+  }
+  return out;
+}
+
+namespace {
 
 void analyze_refresh(RefreshMatViewStmt* stmt, const AnalysisContext& context, Statement& out) {
   Resolved target = resolve(stmt->relation, context);
@@ -382,9 +406,9 @@ void analyze_refresh(RefreshMatViewStmt* stmt, const AnalysisContext& context, S
                 !stmt->concurrent, out);
   // The relations the defining query reads (its rule's pg_depend entries): ACCESS SHARE, read in full
   // unless empty.
-  for (Oid base : query_relations(target.oid)) {
+  for (Oid base : read_relations(query_relations(target.oid))) {
     Action b = reached(a, base, LockMode::AccessShare);
-    b.scan = !b.rel.known_empty;
+    b.scan = has_storage(b.rel.kind) && !b.rel.known_empty;
     out.actions.push_back(std::move(b));
   }
 }
@@ -566,6 +590,11 @@ void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out
     case OBJECT_TYPE:
     case OBJECT_DOMAIN:
       analyze_drop_type(stmt, context, out);
+      return;
+    case OBJECT_TRIGGER:
+    case OBJECT_RULE:
+    case OBJECT_POLICY:
+      analyze_drop_table_object(stmt, context, out);
       return;
     case OBJECT_TABLE:
     case OBJECT_MATVIEW:
@@ -782,6 +811,7 @@ void analyze_other(Node* node, const AnalysisContext& context, Statement& out) {
       // ALTER TYPE ... ADD VALUE / RENAME VALUE: pg_enum rows under a lock on the type, no table lock.
       break;
     default:
+      analyze_object_statement(node, context, out);
       break;
   }
 }

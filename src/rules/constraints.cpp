@@ -1,5 +1,5 @@
 // set-not-null-without-check, constraint-without-not-valid, constraint-builds-index,
-// primary-key-nullable-columns, attach-partition-scan.
+// primary-key-nullable-columns, attach-partition-scan, domain-constraint-scan.
 //
 // Each of these makes PostgreSQL read every row while it holds a lock that blocks writes (mostly
 // ACCESS EXCLUSIVE, which blocks reads too). The safe path moves the scan under a weaker lock:
@@ -135,14 +135,19 @@ void check_attach_partition(const Statement& st, const Action& named, Findings& 
   std::string expr = a.constraint_expr.empty() ? "<partition constraint>" : a.constraint_expr;
   std::string bound = a.partition_bound.empty() ? "FOR VALUES ..." : a.partition_bound;
   if (a.default_partition) {
+    // ATTACH PARTITION and CREATE TABLE ... PARTITION OF both check the default partition
+    // (partbounds.c check_default_partition_contents); the proof lets either skip the scan.
+    bool creates = a.command == "CREATE TABLE";
     Finding f = finding("attach-partition-scan", st, eff,
-                        "attaching " + a.new_name + " to " + a.parent + " scans its default partition " + p);
+                        (creates ? "creating partition " + a.new_name + " of " : "attaching " + a.new_name + " to ") +
+                            a.parent + " scans its default partition " + p);
     f.detail += " Rows of the new bound must not be left in the default partition, and no valid CHECK on " + p +
                 " proves it.";
-    f.hint = "Prove it first under a lock that does not block writes; the attach then skips the scan:\n"
+    f.hint = std::string("Prove it first under a lock that does not block writes; the ") +
+             (creates ? "CREATE TABLE" : "attach") + " then skips the scan:\n"
              "ALTER TABLE " + p + " ADD CONSTRAINT " + k + " CHECK (" + expr + ") NOT VALID;\n"
-             "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n"
-             "ALTER TABLE " + a.parent + " ATTACH PARTITION " + a.new_name + " " + bound + ";\n"
+             "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n" +
+             (creates ? st.text : "ALTER TABLE " + a.parent + " ATTACH PARTITION " + a.new_name + " " + bound) + ";\n"
              "ALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
     out.push_back(std::move(f));
     return;
@@ -163,6 +168,47 @@ void check_attach_partition(const Statement& st, const Action& named, Findings& 
               "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n";
   f.hint += "ALTER TABLE " + a.parent + " ATTACH PARTITION " + p + " " + bound + ";";
   if (proves) f.hint += "\nALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
+  out.push_back(std::move(f));
+}
+
+// ALTER DOMAIN ... ADD CONSTRAINT / VALIDATE CONSTRAINT / SET NOT NULL: one finding for the statement,
+// on the first table it must read, naming every table (typecmds.c validateDomainConstraint holds
+// SHARE on each while it reads them all).
+void check_domain(const Statement& st, const Action& a, Findings& out) {
+  std::vector<std::string> tables;
+  std::vector<std::string> columns;
+  bool first = true;
+  for (const Action& b : st.actions) {
+    if (b.op != Op::AlterDomainCheck || !b.scan || !b.rel.exists || b.rel.created_in_transaction) continue;
+    if (tables.empty()) first = &b == &a;
+    columns.push_back(b.rel.name + "." + b.column);
+    bool seen = false;
+    for (const std::string& t : tables) seen = seen || t == b.rel.name;
+    if (!seen) tables.push_back(b.rel.name);
+  }
+  if (!first || tables.empty() || !a.scan) return;
+  const std::string& d = a.old_type;
+  Effective eff{a, 0};
+  Finding f = finding("domain-constraint-scan", st, eff,
+                      "ALTER DOMAIN " + d + " " + a.new_name + " reads every row of " + join(tables) +
+                          " while holding SHARE locks that block writes");
+  f.detail += " Column" + std::string(columns.size() > 1 ? "s " : " ") + join(columns) + " of type " + d + ": " +
+              (tables.size() > 1 ? "each table is read in full, all in this one statement." : "it is read in full.");
+  std::string k = a.constraint.empty() ? text::derive(bare(d), "_check") : a.constraint;
+  if (a.new_name == "VALIDATE CONSTRAINT") {
+    f.hint = "PostgreSQL 15 validates a domain constraint only under SHARE on every table using it. New rows are "
+             "checked already; run the validation at a quiet time, with a bounded wait:\n"
+             "SET lock_timeout = '2s';\nALTER DOMAIN " + d + " VALIDATE CONSTRAINT " + k + ";\nRESET lock_timeout;";
+  } else {
+    std::string add = a.new_name == "SET NOT NULL"
+                          ? "ALTER DOMAIN " + d + " ADD CONSTRAINT " + text::derive(bare(d), "_not_null") +
+                                " CHECK (VALUE IS NOT NULL) NOT VALID"
+                          : st.text + " NOT VALID";
+    f.hint = "Add it NOT VALID: new and updated rows are checked at once and no row is read now:\n" + add +
+             ";\n-- later, at a quiet time (it still takes SHARE on each table while it reads them):\n"
+             "SET lock_timeout = '2s';\nALTER DOMAIN " + d + " VALIDATE CONSTRAINT " +
+             (a.new_name == "SET NOT NULL" ? text::derive(bare(d), "_not_null") : k) + ";\nRESET lock_timeout;";
+  }
   out.push_back(std::move(f));
 }
 
@@ -189,6 +235,11 @@ void add_constraint_rules(Rules& r) {
                "ATTACH PARTITION where no valid CHECK implies the partition bound: the partition (or the default "
                "partition) is scanned under ACCESS EXCLUSIVE",
                "add a CHECK matching the bound NOT VALID, VALIDATE it, attach, then drop the CHECK"});
+  r.push_back({"domain-constraint-scan", Severity::Critical,
+               "ALTER DOMAIN ... ADD CONSTRAINT (without NOT VALID), VALIDATE CONSTRAINT or SET NOT NULL: every table "
+               "with a column of the domain is read under SHARE, which blocks writes",
+               "add the domain constraint NOT VALID (new rows are checked at once) and validate at a quiet time with "
+               "lock_timeout"});
 }
 
 void check_constraints(const Statement& st, const Action& a, Findings& out) {
@@ -196,6 +247,7 @@ void check_constraints(const Statement& st, const Action& a, Findings& out) {
     case Op::SetNotNull: check_set_not_null(st, a, out); break;
     case Op::AddConstraint: check_add_constraint(st, a, out); break;
     case Op::AttachPartition: check_attach_partition(st, a, out); break;
+    case Op::AlterDomainCheck: check_domain(st, a, out); break;
     default: break;
   }
 }

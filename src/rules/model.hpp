@@ -76,6 +76,7 @@ enum class Op {
   DropRelation,
   DropType,
   AlterEnumAddValue,
+  AlterDomainCheck,     // ALTER DOMAIN ... ADD CONSTRAINT / VALIDATE / SET NOT NULL: one action per column using it
   Cluster,
   VacuumFull,
   Vacuum,

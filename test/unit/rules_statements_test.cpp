@@ -309,3 +309,60 @@ TEST(Catalog, EveryRuleOfTheseFamiliesIsListed) {
                          "statement-after-access-exclusive"})
     EXPECT_NE(find_rule(id), nullptr) << id;
 }
+
+// --- statements that lock existing tables while they add something ------------------------------
+
+TEST(Domains, OneFindingForTheStatementNamingEveryTableAndTheNotValidPath) {
+  Action a = action(Op::AlterDomainCheck, "ALTER DOMAIN", "stock", LockMode::Share);
+  a.scan = true;
+  a.column = "qty";
+  a.old_type = "quantity";
+  a.new_name = "ADD CONSTRAINT";
+  a.constraint = "quantity_positive";
+  Action b = a;
+  b.rel.name = "returns";
+  auto f = judge(statement("ALTER DOMAIN", "ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0)",
+                           {a, b}));
+  ASSERT_EQ(rules_of(f), Ids{"domain-constraint-scan"});
+  EXPECT_TRUE(contains(f[0].message, "stock, returns"));
+  EXPECT_TRUE(contains(f[0].detail, "stock.qty, returns.qty"));
+  EXPECT_TRUE(contains(f[0].hint, "ALTER DOMAIN quantity ADD CONSTRAINT quantity_positive CHECK (VALUE > 0) NOT VALID;"));
+  EXPECT_TRUE(contains(f[0].hint, "ALTER DOMAIN quantity VALIDATE CONSTRAINT quantity_positive;"));
+}
+
+TEST(Domains, EmptyTablesAreNotFlagged) {
+  Action a = action(Op::AlterDomainCheck, "ALTER DOMAIN", "stock", LockMode::Share);
+  a.scan = false;  // the guard sets scan only for tables with rows
+  a.old_type = "quantity";
+  a.new_name = "SET NOT NULL";
+  EXPECT_TRUE(judge(statement("ALTER DOMAIN", "ALTER DOMAIN quantity SET NOT NULL", {a})).empty());
+}
+
+TEST(Partitions, CreatePartitionOfScansTheDefaultPartitionUnlessProven) {
+  Action parent = action(Op::CreateTable, "CREATE TABLE", "events");
+  Action def = action(Op::AttachPartition, "CREATE TABLE", "events_other");
+  def.default_partition = true;
+  def.parent = "events";
+  def.new_name = "events_5";
+  def.partition_bound = "FOR VALUES FROM (500) TO (600)";
+  def.constraint_expr = "(id IS NULL) OR (id < 500) OR (id >= 600)";
+  def.scan = true;
+  const std::string text = "CREATE TABLE events_5 PARTITION OF events FOR VALUES FROM (500) TO (600)";
+  auto f = judge(statement("CREATE TABLE", text, {parent, def}));
+  ASSERT_EQ(rules_of(f), Ids{"attach-partition-scan"});
+  EXPECT_TRUE(contains(f[0].message, "creating partition events_5 of events"));
+  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE events_other VALIDATE CONSTRAINT"));
+  EXPECT_TRUE(contains(f[0].hint, text + ";"));
+  def.scan = false;
+  def.partition_constraint_implied = true;
+  EXPECT_TRUE(judge(statement("CREATE TABLE", text, {parent, def})).empty());
+}
+
+TEST(Objects, TriggersPoliciesAndLocksAreBoundedByLockSafeDdlNotFlagged) {
+  // CREATE TRIGGER (SHARE ROW EXCLUSIVE), CREATE POLICY and LOCK TABLE (ACCESS EXCLUSIVE) change the
+  // catalog only: no rule flags them; lock-safe DDL bounds their wait.
+  for (auto [command, lock] : {std::pair{"CREATE TRIGGER", LockMode::ShareRowExclusive},
+                               std::pair{"CREATE POLICY", LockMode::AccessExclusive},
+                               std::pair{"LOCK TABLE", LockMode::AccessExclusive}})
+    EXPECT_TRUE(judge(statement(command, command, {action(Op::Other, command, "orders", lock)})).empty()) << command;
+}
