@@ -16,6 +16,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/resowner.h"
+#include "utils/builtins.h"
 #include "utils/varlena.h"
 #include "utils/regproc.h"
 #include "storage/proc.h"
@@ -57,9 +58,9 @@ bool has_true_option(List* params, const char* name) {
 }
 
 // Statements that call PreventInTransactionBlock or commit internally (vacuum.c, indexcmds.c,
-// cluster.c, tablecmds.c: ATExecDetachPartition): they can run neither in the subtransaction an
-// attempt needs nor under a lock_timeout that lasts only while they run (their first internal commit
-// would end it). Lock-safe DDL leaves them alone; docs/lockwait.md says how to bound them by hand.
+// cluster.c, tablecmds.c: ATExecDetachPartition): they cannot run in the subtransaction an attempt
+// needs, so they get no retry, and a lock_timeout set at a GUC nest level would end at their first
+// internal commit, so retry.cpp bounds them another way (run_timeout_only).
 bool runs_outside_transaction(Node* node) {
   switch (nodeTag(node)) {
     case T_VacuumStmt:
@@ -73,6 +74,8 @@ bool runs_outside_transaction(Node* node) {
     }
     case T_ClusterStmt:
       return castNode(ClusterStmt, node)->relation == nullptr;
+    case T_DropStmt:
+      return castNode(DropStmt, node)->concurrent;
     case T_AlterTableStmt: {
       ListCell* lc;
       foreach (lc, castNode(AlterTableStmt, node)->cmds) {
@@ -86,6 +89,56 @@ bool runs_outside_transaction(Node* node) {
     default:
       return false;
   }
+}
+
+// Of those, the ones that get the bounded lock_timeout (and no retry): all but ANALYZE alone, which
+// takes only SHARE UPDATE EXCLUSIVE and is an ordinary weak-lock statement.
+bool gets_timeout_only(Node* node) {
+  if (IsA(node, VacuumStmt)) return castNode(VacuumStmt, node)->is_vacuumcmd;
+  return true;
+}
+
+// The plan of a statement that gets the timeout alone: what to say if it times out.
+void plan_timeout_only(Node* node, Plan* plan) {
+  plan->kind = Plan::Kind::TimeoutOnly;
+  const char* command = "";
+  switch (nodeTag(node)) {
+    case T_VacuumStmt:
+      command = "VACUUM";
+      break;
+    case T_IndexStmt: {
+      auto* stmt = castNode(IndexStmt, node);
+      command = "CREATE INDEX CONCURRENTLY";
+      plan->leftover = Plan::Leftover::InvalidIndex;
+      // The index lives in its table's schema (DefineIndex); quote as the user would have to.
+      if (stmt->idxname != nullptr) {
+        const char* schema = stmt->relation != nullptr ? stmt->relation->schemaname : nullptr;
+        const char* name = pg::call([&] { return quote_qualified_identifier(schema, stmt->idxname); });
+        std::strncpy(plan->index, name, sizeof(plan->index) - 1);
+      }
+      break;
+    }
+    case T_ReindexStmt: {
+      auto* stmt = castNode(ReindexStmt, node);
+      bool concurrently = has_true_option(stmt->params, "concurrently");
+      command = concurrently ? "REINDEX CONCURRENTLY" : "REINDEX";
+      if (concurrently) plan->leftover = Plan::Leftover::ReindexCopies;
+      break;
+    }
+    case T_ClusterStmt:
+      command = "CLUSTER";
+      break;
+    case T_DropStmt:
+      command = "DROP INDEX CONCURRENTLY";
+      plan->leftover = Plan::Leftover::DroppedIndex;
+      break;
+    case T_AlterTableStmt:
+      command = "ALTER TABLE ... DETACH PARTITION CONCURRENTLY";
+      break;
+    default:
+      break;
+  }
+  std::strncpy(plan->command, command, sizeof(plan->command) - 1);
 }
 
 LOCKMODE pg_lock_mode(LockMode mode) { return static_cast<LOCKMODE>(static_cast<int>(mode)); }
@@ -105,7 +158,7 @@ void analyse_into(Node* parsetree, Plan* plan) {
     if (static_cast<int>(guard::strongest_lock(st)) > static_cast<int>(LockMode::ShareUpdateExclusive)) {
       std::strncpy(plan->command, st.command.c_str(), sizeof(plan->command) - 1);
       for (const Action& a : st.actions) {
-        if (!a.rel.exists || a.rel.created_in_transaction) continue;
+        if (!a.rel.visible_to_others()) continue;
         if (static_cast<int>(a.lock) <= static_cast<int>(LockMode::ShareUpdateExclusive)) continue;
         if (plan->relations == Plan::kMaxRelations) break;
         const char* qualified = a.rel.qualified.empty() ? a.rel.name.c_str() : a.rel.qualified.c_str();
@@ -155,7 +208,12 @@ bool plan_statement(Node* parsetree, ProcessUtilityContext context, Plan* plan) 
   if (attempt_running()) return false;                        // run by a statement already bounded
   if (creating_extension) return false;
   if (!IsTransactionState() || IsAbortedTransactionBlockState()) return false;
-  if (!candidate(parsetree) || runs_outside_transaction(parsetree)) return false;
+  if (runs_outside_transaction(parsetree)) {
+    if (!gets_timeout_only(parsetree)) return false;
+    pg::guarded([&] { plan_timeout_only(parsetree, plan); });
+    return true;
+  }
+  if (!candidate(parsetree)) return false;
   pg::guarded([&] { analyse_into(parsetree, plan); });
   return plan->relations > 0;
 }
@@ -165,8 +223,10 @@ void fill_session_facts(Node* parsetree, Statement& statement) {
   statement.session_lock_timeout_ms = LockTimeout;
   statement.lock_timeout_explicit_zero = LockTimeout == 0 && lock_timeout_source() >= PGC_S_INTERACTIVE;
   statement.zdm_lock_timeout_ms = setting_lock_timeout_ms();
+  // Statements that run outside a transaction block are bounded too (for the whole statement,
+  // without retries), except ANALYZE alone, which lock-safe DDL leaves alone.
   statement.lock_wait_bounded = hook_statement && setting_lock_timeout_ms() > 0 &&
-                                !runs_outside_transaction(parsetree);
+                                (!runs_outside_transaction(parsetree) || gets_timeout_only(parsetree));
 }
 
 }  // namespace zdm::lockwait

@@ -22,6 +22,7 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/sinvaladt.h"
@@ -187,12 +188,26 @@ void pause_ms(int64 ms) {
   }
 }
 
-// Runs the statement once in a subtransaction with the bounded lock_timeout. Returns nullptr on
-// success, or the error of a lock timeout (in the caller's memory context); any other error is
-// re-thrown.
-ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char* query,
-                   ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
-                   DestReceiver* dest, QueryCompletion* qc, int timeout_ms) {
+// What an attempt runs: the statement through the next hook, or (for a statement an event trigger
+// fires for, which PostgreSQL itself will run next) only the locking of the plan's relations. Plain
+// pointers and values: it lives in frames PostgreSQL may leave by longjmp.
+struct Body {
+  const Plan* plan;
+  ProcessUtility_hook_type next;  // nullptr: lock the plan's relations only
+  PlannedStmt* pstmt;
+  const char* query;
+  ProcessUtilityContext context;
+  ParamListInfo params;
+  QueryEnvironment* query_env;
+  DestReceiver* dest;
+  QueryCompletion* qc;
+};
+
+static_assert(std::is_trivially_destructible_v<Body>, "Body lives in frames PostgreSQL may longjmp out of");
+
+// Runs the body once in a subtransaction with the bounded lock_timeout. Returns nullptr on success,
+// or the error of a lock timeout (in the caller's memory context); any other error is re-thrown.
+ErrorData* attempt(const Body& body, int timeout_ms) {
   MemoryContext volatile caller_context = CurrentMemoryContext;
   ResourceOwner volatile caller_owner = CurrentResourceOwner;
   ErrorData* volatile error = nullptr;
@@ -209,13 +224,19 @@ ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char
       (void)set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                               false);
     }
-    // read_only_tree = true: standard_ProcessUtility then works on a copy, so that a retry gets the
-    // parse tree as it was (utility commands may scribble on theirs).
     attempt_depth++;
-    next(pstmt, query, true, context, params, query_env, dest, qc);
+    if (body.next != nullptr) {
+      // read_only_tree = true: standard_ProcessUtility then works on a copy, so that a retry gets the
+      // parse tree as it was (utility commands may scribble on theirs).
+      body.next(body.pstmt, body.query, true, body.context, body.params, body.query_env, body.dest, body.qc);
+    } else {
+      // The statement itself takes these locks next; held by the transaction, they are then granted
+      // at once (lock.c: LockAcquireExtended finds them in the local lock table).
+      for (int r = 0; r < body.plan->relations; r++) LockRelationOid(body.plan->relids[r], body.plan->modes[r]);
+    }
     attempt_depth--;
     AtEOXact_GUC(true, nest_level);
-    ReleaseCurrentSubTransaction();
+    ReleaseCurrentSubTransaction();  // a successful attempt's locks pass to the enclosing transaction
     MemoryContextSwitchTo(caller_context);
     CurrentResourceOwner = caller_owner;
   }
@@ -235,20 +256,16 @@ ErrorData* attempt(ProcessUtility_hook_type next, PlannedStmt* pstmt, const char
   return error;
 }
 
-}  // namespace
-
-bool attempt_running() { return attempt_depth > 0; }
-
-void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, const char* query,
-         ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
-         DestReceiver* dest, QueryCompletion* qc) {
+// Bounded attempts with retries: the NOTICE per retry, the pause, and the final 55P03 error.
+void retry_loop(const Body& body) {
+  const Plan& plan = *body.plan;
   int timeout_ms = effective_lock_timeout_ms(setting_lock_timeout_ms(), LockTimeout);
   int shown_timeout_ms = timeout_ms > 0 ? timeout_ms : LockTimeout;
   int retries = setting_lock_retries();
 
   for (int retry = 0;; retry++) {
     TimestampTz attempt_start = GetCurrentTimestamp();
-    ErrorData* error = attempt(next, pstmt, query, context, params, query_env, dest, qc, timeout_ms);
+    ErrorData* error = attempt(body, timeout_ms);
     if (error == nullptr) return;
 
     StringInfoData blockers;
@@ -285,6 +302,106 @@ void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, co
     pfree(blockers.data);
     pause_ms(retry_delay_ms(retry + 1, setting_lock_retry_delay_ms(), pg_prng_double(&pg_global_prng_state)));
   }
+}
+
+// A statement that cannot run in a transaction block, under the bounded lock_timeout, once.
+//
+// Such a statement commits internally (vacuum.c: vacuum, indexcmds.c: DefineIndex and
+// ReindexRelationConcurrently), so a GUC set at a nest level, or by SET, would not last or would not
+// be undone: the first internal commit ends a nest level and makes a SET the session's value, and an
+// error in a later internal transaction rolls back only to that value (guc.c: AtEOXact_GUC). So the
+// bound is written to lock_timeout's variable, which ProcSleep reads at each wait (proc.c), and the
+// session's value is written back on the way out, on success and on error: no GUC stack entry is
+// made, so no commit or abort in between can keep or restore anything else. The statement runs no
+// SET lock_timeout of its own (it is not a transaction block), so nothing else writes the variable
+// meanwhile; a function's SET clause inside it saves and restores the variable's current value.
+void run_timeout_only(const Body& body) {
+  const Plan& plan = *body.plan;
+  const int session_ms = LockTimeout;
+  int timeout_ms = effective_lock_timeout_ms(setting_lock_timeout_ms(), session_ms);
+  MemoryContext volatile caller_context = CurrentMemoryContext;
+  ErrorData* volatile error = nullptr;
+
+  if (timeout_ms > 0) LockTimeout = timeout_ms;
+  PG_TRY();
+  {
+    body.next(body.pstmt, body.query, true, body.context, body.params, body.query_env, body.dest, body.qc);
+  }
+  PG_CATCH();
+  {
+    LockTimeout = session_ms;
+    MemoryContextSwitchTo(caller_context);
+    ErrorData* e = CopyErrorData();
+    if (e->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE) {
+      FreeErrorData(e);
+      PG_RE_THROW();
+    }
+    FlushErrorState();
+    error = e;
+  }
+  PG_END_TRY();
+  LockTimeout = session_ms;
+  if (error == nullptr) return;
+
+  // The lock timeout, with what bounded it and how to retry: PostgreSQL's own message and SQLSTATE
+  // are kept, the DETAIL and HINT are zdm's.
+  ErrorData* e = error;
+  if (e->detail == nullptr)
+    e->detail = timeout_ms > 0
+                    ? psprintf("zdm.lock_timeout bounded the lock wait to %d ms. %s cannot run in a transaction "
+                               "block, so zdm does not retry it.",
+                               timeout_ms, plan.command)
+                    : psprintf("The session's lock_timeout (%d ms, smaller than zdm.lock_timeout) bounded the lock "
+                               "wait. %s cannot run in a transaction block, so zdm does not retry it.",
+                               session_ms, plan.command);
+  if (e->hint == nullptr) {
+    switch (plan.leftover) {
+      case Plan::Leftover::InvalidIndex:
+        e->hint = plan.index[0] != '\0'
+                      ? psprintf("Drop the INVALID index it may have left, then run it again at a quieter time:\n"
+                                 "DROP INDEX CONCURRENTLY IF EXISTS %s;",
+                                 plan.index)
+                      : psprintf("Drop the INVALID index it may have left (SELECT indexrelid::regclass FROM "
+                                 "pg_index WHERE NOT indisvalid), with DROP INDEX CONCURRENTLY, then run it "
+                                 "again at a quieter time.");
+        break;
+      case Plan::Leftover::ReindexCopies:
+        e->hint = psprintf("Drop the INVALID copies it may have left (indexes named *_ccnew or *_ccold: SELECT "
+                           "indexrelid::regclass FROM pg_index WHERE NOT indisvalid), with DROP INDEX "
+                           "CONCURRENTLY, then run it again at a quieter time.");
+        break;
+      case Plan::Leftover::DroppedIndex:
+        e->hint = psprintf("Run the same statement again at a quieter time: it finishes dropping the index, "
+                           "which it may have left INVALID.");
+        break;
+      case Plan::Leftover::None:
+        e->hint = psprintf("Run it again at a quieter time, or retry it from the client on SQLSTATE 55P03; "
+                           "SET zdm.lock_timeout = 0 lets it wait as long as it must.");
+        break;
+    }
+  }
+  ReThrowError(e);
+}
+
+}  // namespace
+
+bool attempt_running() { return attempt_depth > 0; }
+
+void run(const Plan& plan, ProcessUtility_hook_type next, PlannedStmt* pstmt, const char* query,
+         ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
+         DestReceiver* dest, QueryCompletion* qc) {
+  Body body = {&plan, next, pstmt, query, context, params, query_env, dest, qc};
+  if (plan.kind == Plan::Kind::TimeoutOnly)
+    run_timeout_only(body);
+  else
+    retry_loop(body);
+}
+
+void lock_for_event_trigger(Node* parsetree) {
+  Plan plan;
+  if (!plan_statement(parsetree, PROCESS_UTILITY_TOPLEVEL, &plan) || plan.kind != Plan::Kind::Retry) return;
+  Body body = {&plan, nullptr, nullptr, nullptr, PROCESS_UTILITY_TOPLEVEL, nullptr, nullptr, nullptr, nullptr};
+  retry_loop(body);
 }
 
 }  // namespace zdm::lockwait
