@@ -95,6 +95,15 @@ CREATE TYPE fresh_type AS ENUM ('a');
 CREATE TABLE fresh2 (t fresh_type);
 DROP TYPE fresh_type CASCADE;
 COMMIT;
+-- a temporary table, even one from an earlier transaction: no other session can use it
+CREATE TEMP TABLE scratch (id int, v text);
+INSERT INTO scratch SELECT g, g::text FROM generate_series(1, 300) g;
+ANALYZE scratch;
+ALTER TABLE scratch ALTER COLUMN id TYPE bigint;
+ALTER TABLE scratch RENAME COLUMN v TO w;
+CREATE INDEX ON scratch (w);
+TRUNCATE scratch;
+DROP TABLE scratch;
 SET zdm.mode = warn;
 \set VERBOSITY default
 

@@ -64,7 +64,7 @@ bool analyzes(Node* parsetree) {
 LockMode strongest_lock(const Statement& statement) {
   LockMode strongest = LockMode::None;
   for (const Action& a : statement.actions) {
-    if (!a.rel.exists || a.rel.created_in_transaction) continue;
+    if (!a.rel.visible_to_others()) continue;
     if (static_cast<int>(a.lock) > static_cast<int>(strongest)) strongest = a.lock;
   }
   return strongest;

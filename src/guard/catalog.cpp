@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <unordered_map>
 
 #include "pg/boundary.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "storage/proc.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
@@ -37,14 +40,18 @@ bool created_in_text(const RangeVar* rv, const AnalysisContext& context) {
              context.created_in_text.end();
 }
 
-// Fills the catalog facts of an existing relation. Plain values only cross the pg::call boundary.
+// The catalog facts of an existing relation, read in one call. Plain values and palloc'd strings
+// only cross the pg::call boundary.
 struct RawFacts {
   char kind;
   bool created_in_transaction;
+  bool temporary;
   double reltuples;
   int64 relpages;
   int64 blocks;  // -1: unknown (no lock could be had at once)
   bool ok;
+  char* name;        // quoted, schema-qualified only when not visible
+  char* qualified;   // schema.name, quoted
 };
 
 RawFacts read_facts(Oid relid) {
@@ -55,6 +62,7 @@ RawFacts read_facts(Oid relid) {
     f.ok = true;
     f.kind = rel->rd_rel->relkind;
     f.created_in_transaction = rel->rd_createSubid != InvalidSubTransactionId;
+    f.temporary = rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP;
     f.reltuples = rel->rd_rel->reltuples;
     f.relpages = rel->rd_rel->relpages;
     f.blocks = -1;
@@ -70,9 +78,24 @@ RawFacts read_facts(Oid relid) {
     } else {
       f.blocks = 0;
     }
+    const char* relname = RelationGetRelationName(rel);
+    char* nsp = get_namespace_name(RelationGetNamespace(rel));
+    f.name = quote_qualified_identifier(RelationIsVisible(relid) ? nullptr : nsp, relname);
+    f.qualified = quote_qualified_identifier(nsp ? nsp : "", relname);
     RelationClose(rel);
     return f;
   });
+}
+
+// The facts cache of the FactsCache scope alive, if any, and the transaction and command it belongs to:
+// should a scope ever be left without its destructor, a later statement does not read stale facts.
+std::unordered_map<Oid, Resolved>* facts_cache = nullptr;
+LocalTransactionId cache_lxid = InvalidLocalTransactionId;
+CommandId cache_cid = InvalidCommandId;
+
+std::unordered_map<Oid, Resolved>* active_cache() {
+  if (facts_cache == nullptr || cache_lxid != MyProc->lxid || cache_cid != GetCurrentCommandId(false)) return nullptr;
+  return facts_cache;
 }
 
 }  // namespace
@@ -114,7 +137,26 @@ std::string deparse(Node* expr, Oid relid) {
   return s;
 }
 
+FactsCache::FactsCache() {
+  if (active_cache() != nullptr) return;  // an outer scope owns the cache
+  owned_ = new std::unordered_map<Oid, Resolved>();
+  facts_cache = owned_;
+  cache_lxid = MyProc->lxid;
+  cache_cid = GetCurrentCommandId(false);
+}
+
+FactsCache::~FactsCache() {
+  if (owned_ == nullptr) return;
+  if (facts_cache == owned_) facts_cache = nullptr;
+  delete owned_;
+}
+
 Resolved resolve_oid(Oid relid) {
+  std::unordered_map<Oid, Resolved>* cache = active_cache();
+  if (cache != nullptr) {
+    auto hit = cache->find(relid);
+    if (hit != cache->end()) return hit->second;
+  }
   Resolved r;
   r.oid = relid;
   RawFacts raw = read_facts(relid);
@@ -125,16 +167,16 @@ Resolved resolve_oid(Oid relid) {
   r.facts.exists = true;
   r.facts.kind = raw.kind;
   r.facts.created_in_transaction = raw.created_in_transaction;
+  r.facts.temporary = raw.temporary;
   r.facts.rows = raw.reltuples;
   int64 blocks = raw.blocks >= 0 ? raw.blocks : raw.relpages;
   r.facts.bytes = blocks * BLCKSZ;
   r.facts.known_empty = raw.blocks == 0;
   // pg_class.reltuples is -1 until the first VACUUM/ANALYZE; a table with no blocks has no rows.
   if (r.facts.rows < 0 && raw.blocks == 0) r.facts.rows = 0;
-  r.facts.name = relation_name(relid);
-  char* nsp = pg::call([&] { return get_namespace_name(get_rel_namespace(relid)); });
-  char* rel = pg::call([&] { return get_rel_name(relid); });
-  r.facts.qualified = quote_ident(nsp ? nsp : "") + "." + quote_ident(rel ? rel : "");
+  r.facts.name = raw.name;
+  r.facts.qualified = raw.qualified;
+  if (cache != nullptr) cache->emplace(relid, r);
   return r;
 }
 

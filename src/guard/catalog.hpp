@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 
 #include "guard/guard.hpp"
 
@@ -22,6 +23,20 @@ struct Resolved {
 // had at once (it is released again), else from pg_class.relpages.
 Resolved resolve(const RangeVar* rv, const AnalysisContext& context);
 Resolved resolve_oid(Oid relid);
+
+// While one is alive, resolve_oid() reads each relation's facts once: zdm.lint and zdm.analyze judge
+// a whole text against one catalog that does not change under them (they run nothing). Scopes nest;
+// the outermost owns the cache. The hook judges one statement and needs none.
+class FactsCache {
+ public:
+  FactsCache();
+  ~FactsCache();
+  FactsCache(const FactsCache&) = delete;
+  FactsCache& operator=(const FactsCache&) = delete;
+
+ private:
+  std::unordered_map<Oid, Resolved>* owned_ = nullptr;
+};
 
 // format_type_be / quote_identifier / get_rel_name, as std::string.
 std::string type_name(Oid type, int32 typmod);

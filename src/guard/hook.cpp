@@ -131,7 +131,7 @@ const std::vector<std::string>& held_access_exclusive() { return held_names; }
 void remember_access_exclusive(const Statement& statement) {
   if (!IsTransactionBlock()) return;  // an implicit transaction ends with the statement
   for (const auto& action : statement.actions) {
-    if (action.lock != LockMode::AccessExclusive || !action.rel.exists || action.rel.created_in_transaction)
+    if (action.lock != LockMode::AccessExclusive || !action.rel.visible_to_others())
       continue;
     bool known = std::any_of(held_locks.begin(), held_locks.end(),
                              [&](const HeldLock& h) { return h.relation == action.rel.name; });

@@ -192,7 +192,7 @@ void State::after(const ParsedStatement& st, const Statement* analysed) {
   if (analysed == nullptr) return;
   // As the hook's remember_access_exclusive: the lock is held until the block ends.
   for (const Action& a : analysed->actions)
-    if (a.lock == LockMode::AccessExclusive && a.rel.exists && !a.rel.created_in_transaction) hold(a.rel.name);
+    if (a.lock == LockMode::AccessExclusive && a.rel.visible_to_others()) hold(a.rel.name);
 }
 
 bool State::renamed_to(const std::string& relation) const {
@@ -210,41 +210,72 @@ bool must_propagate(const ErrorData* edata) {
 
 namespace {
 
-// Analyses one statement in an internal subtransaction (as hook.cpp judge_and_report does): an error
-// about the statement (an unknown type, a column created by an earlier statement that never ran) is
-// rolled back and reported as a NOTICE, and the statement is skipped.
-bool analyse_isolated(const ParsedStatement& st, const State& state, Statement& out) {
-  MemoryContext caller_context = CurrentMemoryContext;
-  ResourceOwner caller_owner = CurrentResourceOwner;
-  pg::call([] { BeginInternalSubTransaction(nullptr); });
-  ErrorData* error = nullptr;
-  std::exception_ptr other;
-  try {
-    out = analyze(st.node, st.text, state.context());
-  } catch (const pg::PgError& e) {
-    error = e.data();
-  } catch (...) {
-    other = std::current_exception();
+// Analyses the statements of a text one after another inside an internal subtransaction (as
+// hook.cpp judge_and_report does for one): an error about a statement (an unknown type, a column
+// created by an earlier statement that never ran) rolls the subtransaction back, is reported as a
+// NOTICE, and the statement is skipped; the next statement opens a new one. One subtransaction serves
+// every statement until an error, and each statement's palloc'd memory is freed once it is judged.
+// (Analysis only reads the catalog: sharing the subtransaction changes nothing but the cost.)
+// If an exception leaves lint() with the subtransaction open, the ERROR it becomes aborts it.
+class Analyser {
+ public:
+  Analyser() : caller_context_(CurrentMemoryContext), caller_owner_(CurrentResourceOwner) {
+    scratch_ = pg::call([] {
+      return AllocSetContextCreate(CurrentMemoryContext, "zdm lint statement", ALLOCSET_DEFAULT_SIZES);
+    });
   }
-  if (error == nullptr && other == nullptr) {
-    pg::call([] { ReleaseCurrentSubTransaction(); });
-  } else {
+
+  bool analyse(const ParsedStatement& st, const State& state, Statement& out) {
+    if (!open_) {
+      pg::call([] { BeginInternalSubTransaction(nullptr); });
+      MemoryContextSwitchTo(caller_context_);
+      open_ = true;
+    }
+    MemoryContextSwitchTo(scratch_);
+    ErrorData* error = nullptr;
+    try {
+      out = analyze(st.node, st.text, state.context());
+    } catch (const pg::PgError& e) {
+      error = e.data();
+    } catch (...) {
+      MemoryContextSwitchTo(caller_context_);
+      throw;
+    }
+    MemoryContextSwitchTo(caller_context_);
+    if (error == nullptr) return true;
+    if (must_propagate(error)) throw pg::PgError(error);
+    std::string msg = "zdm.lint: statement " + std::to_string(st.number) + " at line " + std::to_string(st.line) +
+                      " not judged: " + (error->message ? error->message : "error");
+    std::string detail = error->detail ? error->detail : "";
     pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(caller_context_);
+    CurrentResourceOwner = caller_owner_;
+    open_ = false;
+    const char* m = msg.c_str();
+    const char* d = detail.empty() ? nullptr : detail.c_str();
+    pg::call([&] { ereport(NOTICE, (errmsg_internal("%s", m), d ? errdetail_internal("%s", d) : 0)); });
+    return false;
   }
-  MemoryContextSwitchTo(caller_context);
-  CurrentResourceOwner = caller_owner;
-  if (other != nullptr) std::rethrow_exception(other);
-  if (error == nullptr) return true;
-  if (must_propagate(error)) throw pg::PgError(error);
-  std::string msg = "zdm.lint: statement " + std::to_string(st.number) + " at line " + std::to_string(st.line) +
-                    " not judged: " + (error->message ? error->message : "error");
-  const char* m = msg.c_str();
-  const char* detail = error->detail;
-  pg::call([&] {
-    ereport(NOTICE, (errmsg_internal("%s", m), detail ? errdetail_internal("%s", detail) : 0));
-  });
-  return false;
-}
+
+  // After each statement: its analysis' memory is no longer needed.
+  void forget() { MemoryContextReset(scratch_); }
+
+  void finish() {
+    if (open_) {
+      pg::call([] { ReleaseCurrentSubTransaction(); });
+      MemoryContextSwitchTo(caller_context_);
+      CurrentResourceOwner = caller_owner_;
+      open_ = false;
+    }
+    MemoryContextDelete(scratch_);
+  }
+
+ private:
+  MemoryContext caller_context_;
+  ResourceOwner caller_owner_;
+  MemoryContext scratch_ = nullptr;
+  bool open_ = false;
+};
 
 }  // namespace
 
@@ -260,11 +291,13 @@ bool judged(Node* node) {
 }
 
 std::vector<LintRow> lint(const std::string& sql) {
+  FactsCache cache;  // one catalog for the whole text
   std::vector<ParsedStatement> statements = parse(sql);
   JudgeOptions options;
   options.ignore_below_bytes = ignore_below_bytes();
   State state;
   std::vector<LintRow> rows;
+  Analyser analyser;
   for (const ParsedStatement& st : statements) {
     pg::call([] { CHECK_FOR_INTERRUPTS(); });
     // Plain SELECT / INSERT / UPDATE / DELETE / MERGE take no lock that blocks readers; the guard
@@ -275,7 +308,8 @@ std::vector<LintRow> lint(const std::string& sql) {
       continue;
     }
     Statement analysed;
-    bool ok = analyse_isolated(st, state, analysed);
+    bool ok = analyser.analyse(st, state, analysed);
+    analyser.forget();
     if (!ok) {
       state.after(st, nullptr);
       continue;
@@ -291,6 +325,7 @@ std::vector<LintRow> lint(const std::string& sql) {
     }
     state.after(st, &analysed);
   }
+  analyser.finish();
   return rows;
 }
 

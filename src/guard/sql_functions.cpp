@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "guard/guard.hpp"
+#include "guard/catalog.hpp"
 #include "guard/lint.hpp"
 #include "pg/boundary.hpp"
 
@@ -128,6 +129,7 @@ std::vector<RelationRow> fold(const std::vector<Action>& actions) {
 }
 
 void analyze_text(FunctionCallInfo fcinfo, const std::string& sql) {
+  FactsCache cache;  // one catalog for the whole text
   Output out(fcinfo);
   std::vector<script::ParsedStatement> statements = script::parse(sql);
   script::State state;

@@ -179,7 +179,7 @@ void check_domain(const Statement& st, const Action& a, Findings& out) {
   std::vector<std::string> columns;
   bool first = true;
   for (const Action& b : st.actions) {
-    if (b.op != Op::AlterDomainCheck || !b.scan || !b.rel.exists || b.rel.created_in_transaction) continue;
+    if (b.op != Op::AlterDomainCheck || !b.scan || !b.rel.visible_to_others()) continue;
     if (tables.empty()) first = &b == &a;
     columns.push_back(b.rel.name + "." + b.column);
     bool seen = false;

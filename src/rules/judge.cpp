@@ -7,9 +7,9 @@ namespace zdm {
 std::vector<Finding> judge(const Statement& st, const JudgeOptions& options) {
   std::vector<Finding> out;
   for (const Action& a : st.actions) {
-    // Nobody else can see a relation created earlier in this transaction (or file): no risk.
-    if (a.rel.created_in_transaction) continue;
-    if (!a.rel.exists) continue;
+    // Nobody else can see a relation created earlier in this transaction (or file), nor a temporary
+    // one: no risk.
+    if (!a.rel.visible_to_others()) continue;
     if (options.ignore_below_bytes > 0) {
       // A partitioned table has no storage of its own: weigh the whole tree the statement reaches.
       int64_t bytes = a.rel.kind == 'p' ? rules::effective(st, a).action.rel.bytes : a.rel.bytes;

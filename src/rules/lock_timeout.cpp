@@ -25,7 +25,7 @@ void add_lock_timeout_rules(Rules& r) {
 void check_lock_timeout(const Statement& st, Findings& out) {
   if (!st.strict_mode || !st.lock_timeout_explicit_zero || st.lock_wait_bounded) return;
   for (const Action& a : st.actions) {
-    if (a.lock != LockMode::AccessExclusive || !a.rel.exists || a.rel.created_in_transaction) continue;
+    if (a.lock != LockMode::AccessExclusive || !a.rel.visible_to_others()) continue;
     Finding f;
     f.rule = "missing-lock-timeout";
     f.severity = Severity::Critical;

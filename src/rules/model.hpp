@@ -42,6 +42,11 @@ struct RelationFacts {
   double rows = -1;            // pg_class.reltuples, -1 when never analyzed
   int64_t bytes = -1;          // main fork size in bytes, -1 when unknown
   bool known_empty = false;    // the main fork has no blocks
+  bool temporary = false;      // a temporary table (or its index): no other session can use it
+
+  // Whether another session can see the relation, and so wait for its locks or break on its changes:
+  // it exists, and neither was it created in this transaction nor is it temporary.
+  bool visible_to_others() const { return exists && !created_in_transaction && !temporary; }
 };
 
 // What kind of operation an Action is. One statement yields one or more actions.
