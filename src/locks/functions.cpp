@@ -16,13 +16,18 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "tcop/cmdtag.h"
+#include "tcop/utility.h"
 #include "funcapi.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
+#include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/regproc.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -78,6 +83,15 @@ std::string one_line(const std::string& s, size_t max) {
   }
   if (out.size() > max) out = out.substr(0, max - 3) + "...";
   return out;
+}
+
+// The lock_timeout zdm suggests: the caller's zdm.lock_timeout, the bound lock-safe DDL puts on one
+// lock wait (docs/lockwait.md); when lock-safe DDL is off (0), that setting's default.
+std::string suggested_lock_timeout() {
+  // As SHOW prints it ("1s", "250ms"): GetConfigOptionByName adds the unit.
+  const char* value = pg::call([] { return GetConfigOptionByName("zdm.lock_timeout", nullptr, true); });
+  if (value == nullptr || std::string(value) == "0") return "1s";
+  return value;
 }
 
 // The tuplestore of a set-returning function (InitMaterializedSRF, as pg_stat_statements does).
@@ -164,7 +178,7 @@ std::string tree_line(const Reading& r, const Graph& g, Key k, bool with_times) 
 
 Reading read_graph(Graph& g) {
   Reading r = read();
-  g = build(r.snapshot, server_conflicts(), r.sessions);
+  g = build(r.snapshot, server_conflicts(), r.sessions, suggested_lock_timeout());
   return r;
 }
 
@@ -231,67 +245,66 @@ void lock_tree(FunctionCallInfo fcinfo, bool with_times) {
   }
 }
 
-// The relations and lock modes a statement would need: LOCK TABLE directly, anything else through
-// the guard's analysis (guard::analyze), which reads the catalog without taking a lock that could wait.
+// The relations and lock modes a statement would need, from the guard's analysis (guard::analyze),
+// which reads the catalog without taking a lock that could wait.
 struct Target {
   Oid relid;
   std::string name;
   int mode;
-  bool created_here = false;  // created in this transaction: no other session can see it
+  // No other session can see it (created in this transaction, or temporary): nobody can hold it.
+  std::string private_reason;
 };
+
+std::string quoted_name(const std::string& name) {
+  return name.rfind('"', 0) == 0 ? name : "\"" + name + "\"";
+}
 
 std::vector<Target> targets_of(const std::string& sql) {
   const char* text = sql.c_str();
   List* stmts = pg::call([&] { return raw_parser(text, RAW_PARSE_DEFAULT); });
   if (list_length(stmts) != 1)
     throw UserError(sqlstate::kInvalidParameterValue, "zdm.lock_preview takes exactly one statement",
-                    "The text holds " + std::to_string(list_length(stmts)) + " statements.");
+                    list_length(stmts) == 0 ? std::string("The text holds no statement.")
+                                            : "The text holds " + std::to_string(list_length(stmts)) + " statements.",
+                    "Preview the statements one at a time, e.g. SELECT * FROM zdm.lock_preview('ALTER TABLE t ADD "
+                    "COLUMN c int'); zdm.lint and zdm.analyze take a whole migration.");
   Node* stmt = linitial_node(RawStmt, stmts)->stmt;
-  std::vector<Target> targets;
-  auto add = [&](Oid relid, const std::string& name, int mode) {
-    for (Target& t : targets)
-      if (t.relid == relid) {
-        t.mode = std::max(t.mode, mode);
-        return;
-      }
-    targets.push_back({relid, name, mode});
-  };
-  if (IsA(stmt, LockStmt)) {
-    auto* lock = castNode(LockStmt, stmt);
-    ListCell* lc;
-    foreach (lc, lock->relations) {
-      RangeVar* rv = lfirst_node(RangeVar, lc);
-      Oid relid = pg::call([&] { return RangeVarGetRelid(rv, NoLock, true); });
-      if (!OidIsValid(relid))
-        throw UserError(sqlstate::kUndefinedTable, std::string("relation \"") + rv->relname + "\" does not exist");
-      add(relid, relation_name(MyDatabaseId, relid), lock->mode);
-    }
-  } else {
-    guard::AnalysisContext context;
-    context.in_transaction_block = pg::call([] { return IsTransactionBlock(); });
-    Statement st = guard::analyze(stmt, sql, context);
-    for (const Action& a : st.actions) {
-      if (a.lock == LockMode::None) continue;
-      if (!a.rel.exists)
-        throw UserError(sqlstate::kUndefinedTable,
-                        "relation " + (a.rel.name.rfind('"', 0) == 0 ? a.rel.name : "\"" + a.rel.name + "\"") +
-                            " does not exist");
-      const char* qualified = a.rel.qualified.empty() ? a.rel.name.c_str() : a.rel.qualified.c_str();
-      Oid relid = pg::call([&] {
-        return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)), NoLock, true);
-      });
-      if (!OidIsValid(relid)) continue;
-      add(relid, relation_name(MyDatabaseId, relid), static_cast<int>(a.lock));
-      if (a.rel.created_in_transaction)
-        for (Target& t : targets)
-          if (t.relid == relid) t.created_here = true;
-    }
-    if (targets.empty())
-      throw UserError(sqlstate::kFeatureNotSupported, "zdm.lock_preview cannot tell which table locks this statement needs",
-                      "The statement is " + st.command + ".",
-                      "zdm.lock_preview knows LOCK TABLE and the DDL statements the guard analyses "
-                      "(ALTER TABLE, CREATE INDEX, ...).");
+  if (!guard::analyzes(stmt)) {
+    const char* tag = pg::call([&] { return GetCommandTagName(CreateCommandTag(stmt)); });
+    throw UserError(sqlstate::kFeatureNotSupported, "zdm.lock_preview cannot tell which table locks this statement needs",
+                    std::string("The statement is ") + tag + ".",
+                    "zdm.lock_preview knows the statements the guard analyses: ALTER TABLE, CREATE INDEX, LOCK "
+                    "TABLE, CREATE TABLE, CREATE TRIGGER, DROP, TRUNCATE, ... (docs/guard_statements.md).");
   }
+  guard::AnalysisContext context;
+  context.in_transaction_block = pg::call([] { return IsTransactionBlock(); });
+  Statement st = guard::analyze(stmt, sql, context);
+  std::vector<Target> targets;
+  for (const Action& a : st.actions) {
+    if (a.lock == LockMode::None) continue;
+    if (!a.rel.exists) {
+      // A relation the statement itself creates cannot be held by anyone.
+      if (a.op == Op::CreateTable || a.op == Op::CreateIndex) continue;
+      throw UserError(sqlstate::kUndefinedTable, "relation " + quoted_name(a.rel.name) + " does not exist", "",
+                      "Check the name and the search_path.");
+    }
+    const char* qualified = a.rel.qualified.empty() ? a.rel.name.c_str() : a.rel.qualified.c_str();
+    Oid relid = pg::call([&] {
+      return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)), NoLock, true);
+    });
+    if (!OidIsValid(relid)) continue;
+    std::string reason = a.rel.created_in_transaction ? "created in this transaction"
+                         : a.rel.temporary            ? "a temporary table"
+                                                      : "";
+    auto it = std::find_if(targets.begin(), targets.end(), [&](const Target& t) { return t.relid == relid; });
+    if (it != targets.end()) {
+      it->mode = std::max(it->mode, static_cast<int>(a.lock));
+      continue;
+    }
+    targets.push_back({relid, relation_name(MyDatabaseId, relid), static_cast<int>(a.lock), reason});
+  }
+  // A statement the guard knows that locks no existing relation (a plain CREATE TABLE): no rows,
+  // nothing can block it.
   return targets;
 }
 
@@ -324,18 +337,55 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
       if (r.sessions.count(prepared_key(xid)) || !prepared_xid.count(key)) prepared_xid[key] = xid;
     }
   }
+  // A fast-path lock is reported under the pid that holds it, without its lock group (lock.c:
+  // GetLockStatusData sets leaderPid = pid): a parallel worker's ACCESS SHARE would show as the worker.
+  // Fold such entries into their leader, reading lockGroupLeader as pg_stat_activity's leader_pid does
+  // (pgstatfuncs.c, under ProcArrayLock only).
+  std::vector<int32_t> fast_pids;
+  for (int i = 0; i < data->nelements; i++)
+    if (data->locks[i].fastpath && data->locks[i].pid != 0) fast_pids.push_back(data->locks[i].pid);
+  std::vector<int32_t> fast_leaders(fast_pids.size());
+  {
+    const int32_t* in = fast_pids.data();
+    int32_t* out = fast_leaders.data();
+    size_t n = fast_pids.size();
+    pg::call([&] {
+      LWLockAcquire(ProcArrayLock, LW_SHARED);
+      for (size_t i = 0; i < n; i++) {
+        PGPROC* proc = BackendPidGetProcWithLock(in[i]);
+        PGPROC* leader = proc != nullptr ? proc->lockGroupLeader : nullptr;
+        out[i] = leader != nullptr ? leader->pid : in[i];
+      }
+      LWLockRelease(ProcArrayLock);
+    });
+  }
+  std::map<int32_t, int32_t> leader_of;
+  for (size_t i = 0; i < fast_pids.size(); i++) leader_of[fast_pids[i]] = fast_leaders[i];
+  auto leader_pid = [&](const LockInstanceData& in) -> int32_t {
+    if (!in.fastpath) return in.leaderPid;
+    auto it = leader_of.find(in.pid);
+    return it == leader_of.end() ? in.leaderPid : it->second;
+  };
+
+  const std::string lock_timeout = suggested_lock_timeout();
   for (const Target& t : targets) {
     std::vector<Holder> holders;
     std::vector<Queued> waiting;
     std::map<Key, std::vector<Entry>> entries;
+    uint32_t own_mask = 0;
     for (int i = 0; i < data->nelements; i++) {
       const LockInstanceData& in = data->locks[i];
       if (in.locktag.locktag_type != LOCKTAG_RELATION || in.locktag.locktag_field1 != MyDatabaseId ||
-          in.locktag.locktag_field2 != t.relid || in.leaderPid == me)
+          in.locktag.locktag_field2 != t.relid)
         continue;
+      const int32_t leader = leader_pid(in);
+      if (leader == me) {
+        own_mask |= static_cast<uint32_t>(in.holdMask);
+        continue;
+      }
       Holder h;
       h.pid = in.pid;
-      h.leader = in.leaderPid;
+      h.leader = leader;
       if (in.pid == 0) {
         auto it = prepared_xid.find({in.backend, in.lxid});
         h.xid = it != prepared_xid.end() ? it->second : static_cast<uint32_t>(in.lxid);
@@ -349,20 +399,21 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
         entries[holder_key(h)].push_back({false, strongest, h.hold_mask});
       }
       if (in.waitLockMode != NoLock) {
-        waiting.push_back({in.pid, in.leaderPid, in.waitLockMode});
-        entries[Key{in.leaderPid}].push_back({true, in.waitLockMode, 0});
+        waiting.push_back({in.pid, leader, in.waitLockMode});
+        entries[Key{leader}].push_back({true, in.waitLockMode, 0});
       }
     }
-    // A relation created in this transaction is invisible to every other session: nobody can hold it.
-    Preview p = t.created_here ? preview(t.mode, {}, {}, server_conflicts())
-                               : preview(t.mode, holders, waiting, server_conflicts());
+    Preview p = !t.private_reason.empty() ? preview(t.mode, own_mask, {}, {}, server_conflicts())
+                                          : preview(t.mode, own_mask, holders, waiting, server_conflicts());
 
     std::string detail;
     for (Key k : p.blockers) {
       if (!detail.empty()) detail += "; ";
       std::string what;
       for (const Entry& e : entries[k]) {
-        bool conflicts = e.waiting ? server_conflicts().conflicts(t.mode, e.mode)
+        // (a wait for a lock this session holds puts that waiter behind it: graph.cpp preview)
+        bool conflicts = e.waiting ? server_conflicts().conflicts(t.mode, e.mode) &&
+                                         !(server_conflicts().mask[e.mode] & own_mask)
                                    : (e.mask & server_conflicts().mask[t.mode]) != 0;
         if (!conflicts) continue;
         if (!what.empty()) what += " and ";
@@ -393,7 +444,8 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
     set(1, text_datum(mode_name(t.mode)));
     set(2, text_datum(verdict_name(p.verdict)));
     set(3, int_array(p.blockers));
-    if (t.created_here) detail = "created in this transaction: no other session can see it";
+    if (!t.private_reason.empty()) detail = t.private_reason + ": no other session can see it";
+    else if (p.already_held) detail = "this session holds " + mode_name(t.mode) + " on it already";
     if (!detail.empty()) set(4, text_datum(detail));
     std::vector<std::string> modes;
     for (int m = 1; m <= MaxLockMode; ++m)
@@ -405,7 +457,7 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
       int count = static_cast<int>(elems.size());
       set(5, pg::call([&] { return PointerGetDatum(construct_array_builtin(d, count, TEXTOID)); }));
     }
-    set(6, text_datum(p.lock_timeout));
+    set(6, text_datum(lock_timeout));
     put(out, v, n);
   }
 }

@@ -33,7 +33,7 @@ struct Scene {
     s.xact_start = xact_start;
     sessions[k] = s;
   }
-  Graph build() const { return zdm::locks::build(snap, kConflicts, sessions); }
+  Graph build() const { return zdm::locks::build(snap, kConflicts, sessions, "750ms"); }
 };
 
 Holder holds(int32_t pid, std::initializer_list<int> modes, int32_t leader = 0) {
@@ -97,7 +97,8 @@ TEST(LockGraph, DdlInTheQueueIsASoftBlockerOfTheReadersBehindIt) {
     EXPECT_EQ(r.depth, 2);
     EXPECT_EQ(r.parent, 20);
     EXPECT_NE(r.action.find("pg_cancel_backend(20)"), std::string::npos) << r.action;
-    EXPECT_NE(r.action.find("lock_timeout"), std::string::npos) << r.action;
+    // The retry advice names the lock_timeout it was given (the caller's zdm.lock_timeout).
+    EXPECT_NE(r.action.find("SET lock_timeout = '750ms'"), std::string::npos) << r.action;
   }
   EXPECT_NE(alter.action.find("pg_cancel_backend(20)"), std::string::npos) << alter.action;
   EXPECT_EQ(g.behind.at(10), 3);
@@ -224,15 +225,15 @@ TEST(LockTree, RootFirstWithCountsBehindEachNode) {
 }
 
 TEST(LockPreview, ClearWhenNothingConflicts) {
-  Preview p = preview(AccessExclusive, {}, {}, kConflicts);
+  Preview p = preview(AccessExclusive, 0, {}, {}, kConflicts);
   EXPECT_EQ(p.verdict, Verdict::Clear);
   EXPECT_STREQ(verdict_name(p.verdict), "clear");
-  p = preview(ShareUpdateExclusive, {holds(10, {AccessShare, RowExclusive})}, {}, kConflicts);
+  p = preview(ShareUpdateExclusive, 0, {holds(10, {AccessShare, RowExclusive})}, {}, kConflicts);
   EXPECT_EQ(p.verdict, Verdict::Clear);
 }
 
 TEST(LockPreview, AlterBehindAReaderWouldBlockNewReaders) {
-  Preview p = preview(AccessExclusive, {holds(10, {AccessShare})}, {}, kConflicts);
+  Preview p = preview(AccessExclusive, 0, {holds(10, {AccessShare})}, {}, kConflicts);
   EXPECT_EQ(p.verdict, Verdict::WouldBlockOthers);
   EXPECT_EQ(p.blockers, std::vector<Key>{10});
   EXPECT_TRUE(p.queue_mask & bit(AccessShare));
@@ -242,11 +243,11 @@ TEST(LockPreview, AlterBehindAReaderWouldBlockNewReaders) {
 
 TEST(LockPreview, WouldOnlyWaitWhenEverythingItBlocksIsBlockedAlready) {
   // The table is held ACCESS EXCLUSIVE: nothing new is granted now, so a SHARE request adds no harm.
-  Preview p = preview(Share, {holds(10, {AccessExclusive})}, {}, kConflicts);
+  Preview p = preview(Share, 0, {holds(10, {AccessExclusive})}, {}, kConflicts);
   EXPECT_EQ(p.verdict, Verdict::WouldWait);
   EXPECT_EQ(p.queue_mask, 0u);
   // Waiters count as blockers too: they are ahead in the queue.
-  p = preview(AccessExclusive, {holds(10, {AccessShare})}, {waits(20, AccessExclusive)}, kConflicts);
+  p = preview(AccessExclusive, 0, {holds(10, {AccessShare})}, {waits(20, AccessExclusive)}, kConflicts);
   EXPECT_EQ(p.blockers, (std::vector<Key>{10, 20}));
   EXPECT_EQ(p.verdict, Verdict::WouldWait);  // readers already queue behind 20
 }
@@ -265,4 +266,26 @@ TEST(LockGraph, ConflictingRequestsAheadInTheQueueAreSoftBlockersButCompatibleOn
   EXPECT_EQ(g.find(50)->soft, (std::vector<Key>{20, 30, 45}));  // everything ahead conflicts with it
   EXPECT_EQ(g.find(50)->hard, std::vector<Key>{10});
   EXPECT_EQ(g.find(20)->soft_behind, 2);                      // 30 and 45 wait only softly for 20
+}
+
+TEST(LockPreview, AModeTheSessionHoldsAlreadyIsGrantedAtOnce) {
+  // lock.c: a held mode is granted from the local lock table, whatever waits.
+  Preview p = preview(AccessShare, bit(AccessShare), {holds(10, {AccessShare})}, {waits(20, AccessExclusive)},
+                      kConflicts);
+  EXPECT_TRUE(p.already_held);
+  EXPECT_EQ(p.verdict, Verdict::Clear);
+  EXPECT_TRUE(p.blockers.empty());
+}
+
+TEST(LockPreview, WaitersThatWaitForTheSessionsOwnLockAreBehindItNotAhead) {
+  // The session holds ACCESS SHARE; 20's ALTER waits for it. CREATE INDEX (SHARE) by the session is
+  // put ahead of 20 (proc.c: ProcSleep) and granted: 20 is no blocker.
+  Preview p = preview(Share, bit(AccessShare), {holds(10, {AccessShare})}, {waits(20, AccessExclusive)}, kConflicts);
+  EXPECT_FALSE(p.already_held);
+  EXPECT_EQ(p.verdict, Verdict::Clear);
+  EXPECT_TRUE(p.blockers.empty());
+  // A holder still blocks: 10 holds ROW EXCLUSIVE, which conflicts with SHARE.
+  p = preview(Share, bit(AccessShare), {holds(10, {RowExclusive})}, {waits(20, AccessExclusive)}, kConflicts);
+  EXPECT_EQ(p.blockers, std::vector<Key>{10});
+  EXPECT_EQ(p.verdict, Verdict::WouldWait);  // what SHARE would hold up already queues behind 20
 }

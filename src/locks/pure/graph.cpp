@@ -116,8 +116,8 @@ std::string root_action(Key root, const Sessions& sessions) {
          ": cancel its statement first; if it still holds the lock, SELECT pg_terminate_backend(" + pid + ")";
 }
 
-std::string retry_hint() {
-  return std::string("; retry it later with SET lock_timeout = '") + kRetryLockTimeout + "'";
+std::string retry_hint(const std::string& lock_timeout) {
+  return "; retry it later with SET lock_timeout = '" + lock_timeout + "'";
 }
 
 }  // namespace
@@ -144,7 +144,8 @@ std::string mode_name(int mode) {
   return "lock mode " + std::to_string(mode);
 }
 
-Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sessions& sessions) {
+Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sessions& sessions,
+            const std::string& lock_timeout) {
   Graph g;
   // Soft blockers, one walk per wait queue: for each queued process, the earlier entries whose mode
   // conflicts with its own. Earlier entries are kept per mode, so a reader behind one queued ALTER
@@ -271,13 +272,13 @@ Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sess
     } else if (w.soft_behind > 0) {
       w.action = "SELECT pg_cancel_backend(" + pid_text(w.key) + "); -- its queued " + mode_name(wait.mode) +
                  " request holds up " + std::to_string(w.soft_behind) +
-                 (w.soft_behind == 1 ? " session" : " sessions") + " queued behind it" + retry_hint();
+                 (w.soft_behind == 1 ? " session" : " sessions") + " queued behind it" + retry_hint(lock_timeout);
     } else if (w.hard.empty() && !w.soft.empty()) {
       Key s = w.soft.front();
       const Waiter* sw = g.find(s);
       std::string mode = sw ? mode_name(snapshot.waits[sw->wait].mode) : std::string("a lock");
       w.action = "SELECT pg_cancel_backend(" + pid_text(s) + "); -- session " + pid_text(s) + " waits for " +
-                 mode + " and this session queues behind it" + retry_hint();
+                 mode + " and this session queues behind it" + retry_hint(lock_timeout);
     } else if (w.has_root && w.root != w.key) {
       w.action = root_action(w.root, sessions);
     } else if (w.has_root) {
@@ -349,10 +350,16 @@ const char* verdict_name(Verdict v) {
   return "";
 }
 
-Preview preview(int mode, const std::vector<Holder>& holders, const std::vector<Queued>& waiting,
-                const ConflictTable& conflicts) {
+Preview preview(int mode, uint32_t own_mask, const std::vector<Holder>& holders,
+                const std::vector<Queued>& waiting, const ConflictTable& conflicts) {
   Preview p;
-  uint32_t granted = 0, awaited = 0;
+  // lock.c: LockAcquireExtended: a mode the session holds already is granted without a look at the
+  // lock table.
+  if (own_mask & bit(mode)) {
+    p.already_held = true;
+    return p;
+  }
+  uint32_t granted = own_mask, awaited = 0;
   for (const Holder& h : holders) {
     granted |= h.hold_mask;
     if (h.hold_mask & conflicts.mask[mode]) add_unique(p.blockers, holder_key(h));
@@ -360,24 +367,24 @@ Preview preview(int mode, const std::vector<Holder>& holders, const std::vector<
   for (const Queued& q : waiting) {
     if (q.mode <= 0) continue;
     awaited |= bit(q.mode);
+    // proc.c: ProcSleep puts a request ahead of every waiter that wants a mode conflicting with a
+    // lock the requester holds already (that waiter waits for it, so it cannot wait for that waiter):
+    // such a waiter is behind it, not a blocker. (ProcSleep inserts it before the first such waiter,
+    // so the conflicting waiters after that one are behind it too; GetLockStatusData gives no queue
+    // order, so those are still counted: an over-report, never a miss.)
+    if (conflicts.mask[q.mode] & own_mask) continue;
     if (conflicts.conflicts(mode, q.mode)) add_unique(p.blockers, Key{q.leader});
   }
   std::sort(p.blockers.begin(), p.blockers.end(), [](Key a, Key b) {
     return display_pid(a) != display_pid(b) ? display_pid(a) < display_pid(b) : a > b;
   });
-  if (p.blockers.empty()) {
-    p.verdict = Verdict::Clear;
-    p.lock_timeout = kRetryLockTimeout;
-    return p;
-  }
+  if (p.blockers.empty()) return p;
   // lock.c: LockAcquireExtended grants a new request at once unless it conflicts with a granted mode
   // or an awaited one. The modes granted at once now that would conflict with this statement's
   // queued request are the ones that would pile up behind it.
   for (int q = 1; q <= kMaxMode; ++q)
     if (conflicts.conflicts(mode, q) && !(conflicts.mask[q] & (granted | awaited))) p.queue_mask |= bit(q);
   p.verdict = p.queue_mask ? Verdict::WouldBlockOthers : Verdict::WouldWait;
-  // Blocking others: keep the queue short and retry. Waiting alone harms nobody else.
-  p.lock_timeout = p.queue_mask ? "1s" : "10s";
   return p;
 }
 

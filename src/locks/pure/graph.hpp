@@ -102,14 +102,13 @@ struct Graph {
   }
 };
 
-// The lock_timeout zdm suggests when it says "retry with lock_timeout".
-inline constexpr const char* kRetryLockTimeout = "2s";
-
 // Builds the graph. Direct blockers follow pg_blocking_pids (lockfuncs.c): a holder of a conflicting
 // mode is a hard blocker; a process ahead in the wait queue wanting a conflicting mode is a soft one;
 // members of the waiter's own lock group never block it. `sessions` is used for the root's tie-break
-// (oldest transaction first) and the suggested actions.
-Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sessions& sessions);
+// (oldest transaction first) and the suggested actions. `lock_timeout` is the value the advice to
+// retry a queued request names (the caller's zdm.lock_timeout, functions.cpp: suggested_lock_timeout).
+Graph build(const Snapshot& snapshot, const ConflictTable& conflicts, const Sessions& sessions,
+            const std::string& lock_timeout);
 
 // The lock mode's name as pg_locks spells it, for any mode number.
 std::string mode_name(int mode);
@@ -123,15 +122,17 @@ std::vector<std::string> tree(const Graph& graph, const std::function<std::strin
 enum class Verdict { Clear, WouldWait, WouldBlockOthers };
 const char* verdict_name(Verdict v);  // "clear", "would_wait", "would_block_others"
 
-// The other sessions' locks on one lock object (a relation), as GetLockStatusData reports them
-// (fast-path locks included); the previewing session's own entries left out.
+// Whether a request for `mode` on one lock object (a relation) would be granted now, and what would
+// queue behind it while it waits. `holders` and `waiting` are the other sessions' entries, as
+// GetLockStatusData reports them (fast-path locks included); `own_mask` is what the previewing session
+// (its lock group) holds there already.
 struct Preview {
   Verdict verdict = Verdict::Clear;
+  bool already_held = false;   // the session holds this mode already: granted at once (lock.c)
   std::vector<Key> blockers;   // hold or wait for a conflicting mode: it would wait for them
   uint32_t queue_mask = 0;     // modes that are granted at once now but would queue behind it
-  std::string lock_timeout;    // suggested lock_timeout
 };
-Preview preview(int mode, const std::vector<Holder>& holders, const std::vector<Queued>& waiting,
-                const ConflictTable& conflicts);
+Preview preview(int mode, uint32_t own_mask, const std::vector<Holder>& holders,
+                const std::vector<Queued>& waiting, const ConflictTable& conflicts);
 
 }  // namespace zdm::locks
