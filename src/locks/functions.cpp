@@ -253,6 +253,10 @@ struct Target {
   int mode;
   // No other session can see it (created in this transaction, or temporary): nobody can hold it.
   std::string private_reason;
+  // With its lock taken, the statement waits for the transactions holding a mode conflicting with
+  // this one (0: none). indexcmds.c: CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY wait in
+  // WaitForLockers for every writer of the table (SHARE).
+  int lockers_mode = 0;
 };
 
 std::string quoted_name(const std::string& name) {
@@ -296,12 +300,16 @@ std::vector<Target> targets_of(const std::string& sql) {
     std::string reason = a.rel.created_in_transaction ? "created in this transaction"
                          : a.rel.temporary            ? "a temporary table"
                                                       : "";
+    const bool waits_for_writers =
+        a.concurrently && (a.op == Op::CreateIndex || a.op == Op::Reindex) && a.recursed_from.empty();
+    const int lockers_mode = waits_for_writers ? ShareLock : 0;
     auto it = std::find_if(targets.begin(), targets.end(), [&](const Target& t) { return t.relid == relid; });
     if (it != targets.end()) {
       it->mode = std::max(it->mode, static_cast<int>(a.lock));
+      it->lockers_mode = std::max(it->lockers_mode, lockers_mode);
       continue;
     }
-    targets.push_back({relid, relation_name(MyDatabaseId, relid), static_cast<int>(a.lock), reason});
+    targets.push_back({relid, relation_name(MyDatabaseId, relid), static_cast<int>(a.lock), reason, lockers_mode});
   }
   // A statement the guard knows that locks no existing relation (a plain CREATE TABLE): no rows,
   // nothing can block it.
@@ -403,18 +411,23 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
         entries[Key{leader}].push_back({true, in.waitLockMode, 0});
       }
     }
-    Preview p = !t.private_reason.empty() ? preview(t.mode, own_mask, {}, {}, server_conflicts())
-                                          : preview(t.mode, own_mask, holders, waiting, server_conflicts());
+    Preview p = !t.private_reason.empty()
+                    ? preview(t.mode, own_mask, {}, {}, server_conflicts())
+                    : preview(t.mode, own_mask, holders, waiting, server_conflicts(), t.lockers_mode);
 
     std::string detail;
     for (Key k : p.blockers) {
       if (!detail.empty()) detail += "; ";
+      // A locker is waited for after the statement has its lock, for a mode conflicting with
+      // lockers_mode; the others for its lock itself.
+      const bool locker = std::find(p.lockers.begin(), p.lockers.end(), k) != p.lockers.end();
+      const int against = locker ? t.lockers_mode : t.mode;
       std::string what;
       for (const Entry& e : entries[k]) {
         // (a wait for a lock this session holds puts that waiter behind it: graph.cpp preview)
-        bool conflicts = e.waiting ? server_conflicts().conflicts(t.mode, e.mode) &&
+        bool conflicts = e.waiting ? !locker && server_conflicts().conflicts(t.mode, e.mode) &&
                                          !(server_conflicts().mask[e.mode] & own_mask)
-                                   : (e.mask & server_conflicts().mask[t.mode]) != 0;
+                                   : (e.mask & server_conflicts().mask[against]) != 0;
         if (!conflicts) continue;
         if (!what.empty()) what += " and ";
         if (e.waiting) {
@@ -422,16 +435,23 @@ void lock_preview(FunctionCallInfo fcinfo, const std::string& sql) {
         } else {
           std::string modes;
           for (int m = 1; m <= MaxLockMode; ++m)
-            if ((e.mask & (1u << m)) && server_conflicts().conflicts(t.mode, m))
+            if ((e.mask & (1u << m)) && server_conflicts().conflicts(against, m))
               modes += (modes.empty() ? "" : ", ") + mode_name(m);
           what += "holds " + modes;
         }
       }
+      // "then waits for the transaction of pid 4711, which holds RowExclusiveLock (idle in transaction): ..."
+      if (locker) {
+        detail += "then waits for the transaction of ";
+        what = ", which " + what;
+      } else {
+        what = " " + what;
+      }
       if (is_prepared(k)) {
         auto it = r.sessions.find(k);
-        detail += "prepared transaction '" + (it != r.sessions.end() ? it->second.gid : std::string("?")) + "' " + what;
+        detail += "prepared transaction '" + (it != r.sessions.end() ? it->second.gid : std::string("?")) + "'" + what;
       } else {
-        detail += "pid " + std::to_string(display_pid(k)) + " " + what;
+        detail += "pid " + std::to_string(display_pid(k)) + what;
         auto it = r.activity.find(display_pid(k));
         if (it != r.activity.end() && it->second.visible)
           detail += " (" + it->second.state + "): " + one_line(it->second.query, 80);

@@ -289,3 +289,24 @@ TEST(LockPreview, WaitersThatWaitForTheSessionsOwnLockAreBehindItNotAhead) {
   EXPECT_EQ(p.blockers, std::vector<Key>{10});
   EXPECT_EQ(p.verdict, Verdict::WouldWait);  // what SHARE would hold up already queues behind 20
 }
+
+TEST(LockPreview, ConcurrentIndexBuildWaitsForWritersAfterItHasItsLock) {
+  // CREATE INDEX CONCURRENTLY takes SHARE UPDATE EXCLUSIVE, which 10's ROW EXCLUSIVE does not block;
+  // then it waits for every holder of a mode conflicting with SHARE (indexcmds.c: WaitForLockers):
+  // 10, not the reader 20. While it waits it holds its lock: VACUUM's SHARE UPDATE EXCLUSIVE queues.
+  constexpr int ShareLock = Share;
+  Preview p = preview(ShareUpdateExclusive, 0, {holds(10, {RowExclusive}), holds(20, {AccessShare})}, {}, kConflicts,
+                      ShareLock);
+  EXPECT_EQ(p.blockers, std::vector<Key>{10});
+  EXPECT_EQ(p.lockers, std::vector<Key>{10});
+  EXPECT_EQ(p.verdict, Verdict::WouldBlockOthers);
+  EXPECT_EQ(p.queue_mask, bit(ShareUpdateExclusive));  // SHARE and up wait for 10's ROW EXCLUSIVE anyway
+  // Without writers it is clear; a reader is no locker.
+  p = preview(ShareUpdateExclusive, 0, {holds(20, {AccessShare})}, {}, kConflicts, ShareLock);
+  EXPECT_EQ(p.verdict, Verdict::Clear);
+  EXPECT_TRUE(p.lockers.empty());
+  // A holder that blocks its lock is a blocker, not a locker.
+  p = preview(ShareUpdateExclusive, 0, {holds(30, {ShareUpdateExclusive, RowExclusive})}, {}, kConflicts, ShareLock);
+  EXPECT_EQ(p.blockers, std::vector<Key>{30});
+  EXPECT_TRUE(p.lockers.empty());
+}

@@ -351,7 +351,7 @@ const char* verdict_name(Verdict v) {
 }
 
 Preview preview(int mode, uint32_t own_mask, const std::vector<Holder>& holders,
-                const std::vector<Queued>& waiting, const ConflictTable& conflicts) {
+                const std::vector<Queued>& waiting, const ConflictTable& conflicts, int lockers_mode) {
   Preview p;
   // lock.c: LockAcquireExtended: a mode the session holds already is granted without a look at the
   // lock table.
@@ -375,13 +375,26 @@ Preview preview(int mode, uint32_t own_mask, const std::vector<Holder>& holders,
     if (conflicts.mask[q.mode] & own_mask) continue;
     if (conflicts.conflicts(mode, q.mode)) add_unique(p.blockers, Key{q.leader});
   }
-  std::sort(p.blockers.begin(), p.blockers.end(), [](Key a, Key b) {
+  // lock.c: GetLockConflicts, which WaitForLockers uses: the holders of a mode conflicting with
+  // `lockers_mode`, fast-path and prepared transactions included; the session's own locks are not
+  // counted. It waits for each of them while it holds its own lock.
+  if (lockers_mode > 0)
+    for (const Holder& h : holders)
+      if (h.hold_mask & conflicts.mask[lockers_mode]) {
+        Key k = holder_key(h);
+        if (std::find(p.blockers.begin(), p.blockers.end(), k) != p.blockers.end()) continue;
+        add_unique(p.blockers, k);
+        add_unique(p.lockers, k);
+      }
+  auto by_pid = [](Key a, Key b) {
     return display_pid(a) != display_pid(b) ? display_pid(a) < display_pid(b) : a > b;
-  });
+  };
+  std::sort(p.blockers.begin(), p.blockers.end(), by_pid);
+  std::sort(p.lockers.begin(), p.lockers.end(), by_pid);
   if (p.blockers.empty()) return p;
   // lock.c: LockAcquireExtended grants a new request at once unless it conflicts with a granted mode
   // or an awaited one. The modes granted at once now that would conflict with this statement's
-  // queued request are the ones that would pile up behind it.
+  // request, queued or (while it waits for lockers) granted, are the ones that would pile up behind it.
   for (int q = 1; q <= kMaxMode; ++q)
     if (conflicts.conflicts(mode, q) && !(conflicts.mask[q] & (granted | awaited))) p.queue_mask |= bit(q);
   p.verdict = p.queue_mask ? Verdict::WouldBlockOthers : Verdict::WouldWait;

@@ -125,14 +125,17 @@ const char* verdict_name(Verdict v);  // "clear", "would_wait", "would_block_oth
 // Whether a request for `mode` on one lock object (a relation) would be granted now, and what would
 // queue behind it while it waits. `holders` and `waiting` are the other sessions' entries, as
 // GetLockStatusData reports them (fast-path locks included); `own_mask` is what the previewing session
-// (its lock group) holds there already.
+// (its lock group) holds there already. `lockers_mode`, when not 0, is a mode whose conflicting holders
+// the statement waits for after it has its own lock (indexcmds.c: CREATE INDEX / REINDEX CONCURRENTLY
+// wait in WaitForLockers for every transaction that holds a lock conflicting with SHARE).
 struct Preview {
   Verdict verdict = Verdict::Clear;
   bool already_held = false;   // the session holds this mode already: granted at once (lock.c)
   std::vector<Key> blockers;   // hold or wait for a conflicting mode: it would wait for them
+  std::vector<Key> lockers;    // of `blockers`, those it waits for only after it has its lock
   uint32_t queue_mask = 0;     // modes that are granted at once now but would queue behind it
 };
 Preview preview(int mode, uint32_t own_mask, const std::vector<Holder>& holders,
-                const std::vector<Queued>& waiting, const ConflictTable& conflicts);
+                const std::vector<Queued>& waiting, const ConflictTable& conflicts, int lockers_mode = 0);
 
 }  // namespace zdm::locks
