@@ -2,9 +2,11 @@
 # Lock-safe DDL benchmark (never run by CI): the classic outage and zdm's cure, in one run.
 #
 # pgbench runs a select-only load (primary-key reads on bench_t) for DURATION seconds. One second in,
-# a session opens a transaction that reads bench_t and stays open for HOLD seconds (ACCESS SHARE). One
-# more second in, a migration of 20 instant DDL statements (ALTER TABLE ... ADD COLUMN, nullable, no
-# default: catalog-only, but each needs ACCESS EXCLUSIVE) starts. The same timeline runs twice:
+# a session (the holder) opens a transaction that reads bench_t (ACCESS SHARE). As soon as it holds
+# its lock, a migration of 20 instant DDL statements (ALTER TABLE ... ADD COLUMN, nullable, no
+# default: catalog-only, but each needs ACCESS EXCLUSIVE) starts. The holder keeps its transaction
+# open for HOLD seconds from the moment the first ALTER waits for its lock (it watches pg_locks), so
+# that plain DDL stalls the readers for the whole HOLD. The same timeline runs twice:
 #   plain  zdm.lock_timeout = 0: the first ALTER waits for the long transaction, and every reader queues
 #          behind it until the transaction ends;
 #   zdm    zdm.lock_timeout = LOCK_TIMEOUT with retries: each ALTER attempt waits at most LOCK_TIMEOUT,
@@ -18,10 +20,10 @@ set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$ROOT"
 
-NAME=h7bench
-PORT=${ZDM_BENCH_PORT:-55531}
+NAME=lwbench
+PORT=${ZDM_BENCH_PORT:-55469}  # the lock-safe DDL room's scratch ports are 55460-55469
 CLIENTS=${CLIENTS:-$(nproc)}  # more clients than CPUs measures the scheduler, not the locks
-DURATION=${DURATION:-16}
+DURATION=${DURATION:-18}
 HOLD=${HOLD:-10}
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-200ms}
 RETRY_DELAY=${RETRY_DELAY:-50ms}
@@ -69,9 +71,26 @@ run_mode() {
      >"$WORK/pgbench_$mode.out" 2>&1) &
   local bench=$!
   sleep 1
-  psql -X -q -v ON_ERROR_STOP=1 -c "BEGIN; SELECT count(*) FROM bench_t; SELECT pg_sleep($HOLD); COMMIT;" >/dev/null &
+  # The holder: read the table, wait until an ALTER waits for ACCESS EXCLUSIVE on it, then HOLD seconds.
+  psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL &
+SET application_name = 'lw-holder';
+BEGIN;
+SELECT count(*) FROM bench_t;
+DO \$\$ BEGIN
+  LOOP
+    PERFORM FROM pg_locks WHERE relation = 'bench_t'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted;
+    EXIT WHEN FOUND;
+    PERFORM pg_sleep(0.002);
+  END LOOP;
+END \$\$;
+SELECT pg_sleep($HOLD);
+COMMIT;
+SQL
   local holder=$!
-  sleep 1
+  until [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                WHERE a.application_name = 'lw-holder' AND l.relation = 'bench_t'::regclass AND l.granted")" -gt 0 ]; do
+    sleep 0.01
+  done
   local t0 t1
   t0=$(date +%s.%N)
   psql -X -q -v ON_ERROR_STOP=1 -f "$WORK/migration_$mode.sql" >"$WORK/migration_$mode.out" 2>&1
@@ -91,7 +110,7 @@ run_mode() {
   echo "$mode $n $p50 $p99 $max" >> "$WORK/summary"
 }
 
-echo "select-only pgbench, $CLIENTS clients, ${DURATION}s; a transaction holds ACCESS SHARE for ${HOLD}s;"
+echo "select-only pgbench, $CLIENTS clients, ${DURATION}s; a transaction holds ACCESS SHARE for ${HOLD}s after the first ALTER queues;"
 echo "migration: 20 x ALTER TABLE ADD COLUMN; zdm: lock_timeout $LOCK_TIMEOUT, retry delay $RETRY_DELAY"
 printf "%-6s %8s %9s %9s %10s %10s %12s %8s %8s\n" mode xacts p50_ms p99_ms max_ms over_100ms migration_s retries columns
 run_mode plain
