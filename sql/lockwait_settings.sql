@@ -21,6 +21,36 @@ SET zdm.lock_timeout = -5;
 CREATE TABLE accounts (id int PRIMARY KEY, balance int);
 INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 10) g;
 
+-- The lock_timeout a statement runs with, shown from inside it by an event trigger (ddl_command_start
+-- fires while the statement runs, in lock-safe DDL's attempt): zdm.lock_timeout for a statement with a
+-- strong lock, only while it runs; the session's own value for weak-lock statements and temporary
+-- tables (nobody else can hold their locks); the session's smaller value when it is smaller.
+CREATE FUNCTION show_lock_timeout() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE NOTICE '% runs with lock_timeout %', tg_tag, current_setting('lock_timeout');
+END $$;
+CREATE EVENT TRIGGER lockwait_show_lock_timeout ON ddl_command_start
+  WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX') EXECUTE FUNCTION show_lock_timeout();
+SET zdm.mode = off;  -- the guard's findings (DROP COLUMN) are not this section's subject
+SET zdm.lock_timeout = '50ms';
+SET lock_timeout = '5s';
+ALTER TABLE accounts ADD COLUMN seen int;
+ALTER TABLE accounts ADD CONSTRAINT seen_positive CHECK (seen > 0) NOT VALID;
+ALTER TABLE accounts VALIDATE CONSTRAINT seen_positive;
+CREATE INDEX CONCURRENTLY accounts_seen_idx ON accounts (seen);
+CREATE TEMP TABLE scratch (id int);
+ALTER TABLE scratch ADD COLUMN note text;
+SHOW lock_timeout;
+SET lock_timeout = '20ms';
+ALTER TABLE accounts DROP COLUMN seen;
+RESET lock_timeout;
+ALTER TABLE accounts ADD COLUMN seen int;
+SHOW lock_timeout;
+DROP EVENT TRIGGER lockwait_show_lock_timeout;
+ALTER TABLE accounts DROP COLUMN seen;
+RESET zdm.lock_timeout;
+SET zdm.mode = warn;
+
 -- A prepared transaction that read the table holds ACCESS SHARE on it until it is finished.
 BEGIN;
 SELECT count(*) FROM accounts;
