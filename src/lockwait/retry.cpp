@@ -8,6 +8,9 @@
 // earlier statements of the transaction stay held. The bounded lock_timeout is set at a GUC nest level
 // of its own (as a function's SET clause is, fmgr.c: fmgr_security_definer) and so ends with the
 // attempt, whatever its outcome.
+#include <cerrno>
+#include <csignal>
+
 #include "lockwait/lockwait.hpp"
 #include "lockwait/pure/backoff.hpp"
 #include "lockwait/settings.hpp"
@@ -116,13 +119,32 @@ char* prepared_gid(TransactionId xid) {
   return gid;
 }
 
+// Cancels an autovacuum worker that holds a conflicting lock, as ProcSleep does once a lock wait has
+// lasted deadlock_timeout (proc.c: DS_BLOCKED_BY_AUTOVACUUM): a worker vacuuming to prevent wraparound
+// is left alone. Lock-safe DDL needs it because an attempt gives up after zdm.lock_timeout, which is
+// usually no longer than deadlock_timeout: the wait would end before PostgreSQL's own cancel, and the
+// DDL would time out against autovacuum attempt after attempt. Returns whether it sent the cancel.
+bool cancel_autovacuum(PGPROC* proc) {
+  LWLockAcquire(ProcArrayLock, LW_SHARED);
+  uint8 flags = ProcGlobal->statusFlags[proc->pgxactoff];
+  int pid = proc->pid;
+  LWLockRelease(ProcArrayLock);
+  if (!(flags & PROC_IS_AUTOVACUUM) || (flags & PROC_VACUUM_FOR_WRAPAROUND) || pid == 0) return false;
+  // The worker may be gone by now, and its pid reused only in a far-fetched race (proc.c says the same).
+  if (kill(pid, SIGINT) < 0 && errno != ESRCH)
+    ereport(WARNING, (errmsg("could not send signal to process %d: %m", pid)));
+  return true;
+}
+
 // The sessions that hold a lock conflicting with the one the statement needs, one per line.
 // Taken after the failed attempt was rolled back: by then this backend no longer waits, so
 // pg_blocking_pids(pg_backend_pid()) would be empty; the holders of conflicting locks on the
 // statement's relations (lock.c: GetLockConflicts, as WaitForLockers uses it) are the same sessions.
-void describe_blockers(const Plan& plan, TimestampTz waiting_since, StringInfo out, bool* idle_in_transaction,
-                       bool* prepared) {
+// With `cancel` (a retry follows), a blocking autovacuum worker is cancelled (cancel_autovacuum).
+void describe_blockers(const Plan& plan, TimestampTz waiting_since, bool cancel, StringInfo out,
+                       bool* idle_in_transaction, bool* prepared) {
   int pids[64];
+  bool cancelled[64];
   int npids = 0;
   TransactionId xids[16];
   int nxids = 0;
@@ -145,7 +167,9 @@ void describe_blockers(const Plan& plan, TimestampTz waiting_since, StringInfo o
       if (proc == nullptr || proc->pid == 0 || proc == MyProc) continue;
       bool known = false;
       for (int i = 0; i < npids; i++) known = known || pids[i] == proc->pid;
-      if (!known && npids < 64) pids[npids++] = proc->pid;
+      if (known || npids == 64) continue;
+      cancelled[npids] = cancel && cancel_autovacuum(proc);
+      pids[npids++] = proc->pid;
     }
   }
   pgstat_clear_backend_activity_snapshot();  // fresh states, not those cached earlier in the transaction
@@ -160,6 +184,7 @@ void describe_blockers(const Plan& plan, TimestampTz waiting_since, StringInfo o
       if (out->len > 0) appendStringInfoChar(out, '\n');
       appendStringInfoString(out, "Blocked by ");
       describe_backend(out, pids[i], be, idle_in_transaction);
+      if (cancelled[i]) appendStringInfoString(out, " (autovacuum worker: cancelled)");
       named++;
     }
     if (nxids > 0) break;  // prepared transactions are named below
@@ -272,7 +297,7 @@ void retry_loop(const Body& body) {
     initStringInfo(&blockers);
     bool idle_in_transaction = false;
     bool prepared = false;
-    describe_blockers(plan, attempt_start, &blockers, &idle_in_transaction, &prepared);
+    describe_blockers(plan, attempt_start, retry < retries, &blockers, &idle_in_transaction, &prepared);
 
     if (retry >= retries) {
       ereport(ERROR,
