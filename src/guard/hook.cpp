@@ -194,11 +194,20 @@ Datum zdm_guard_ddl_command_start(PG_FUNCTION_ARGS) {
   if (zdm::guard::hook_depth_active()) PG_RETURN_VOID();
   auto* trigdata = reinterpret_cast<EventTriggerData*>(fcinfo->context);
   Node* parsetree = trigdata->parsetree;
-  if (zdm::guard::mode() == zdm::guard::Mode::Off || creating_extension || parsetree == nullptr)
-    PG_RETURN_VOID();
-  zdm::pg::guarded([&] {
-    if (zdm::guard::event_trigger_should_judge(parsetree))
-      zdm::guard::judge_and_report(parsetree, debug_query_string ? debug_query_string : "");
-  });
+  if (creating_extension || parsetree == nullptr) PG_RETURN_VOID();
+  if (zdm::guard::mode() != zdm::guard::Mode::Off) {
+    // Judged as the hook judges: lock-safe DDL bounds this statement's wait (below), which rule
+    // missing-lock-timeout needs to know.
+    zdm::lockwait::set_hook_statement(true);
+    zdm::pg::guarded([&] {
+      if (zdm::guard::event_trigger_should_judge(parsetree))
+        zdm::guard::judge_and_report(parsetree, debug_query_string ? debug_query_string : "");
+    });
+    zdm::lockwait::set_hook_statement(false);
+  }
+  // Lock-safe DDL for this statement, which the hook did not see: its strong locks are taken now, in
+  // bounded attempts, before ProcessUtilitySlow requests them. No C++ object is alive in this frame
+  // (the call may raise the final 55P03).
+  zdm::lockwait::lock_for_event_trigger(parsetree);
   PG_RETURN_VOID();
 }
