@@ -140,27 +140,23 @@ is($out, '0', 'extension only: a new session starts without the library');
 is($messages, $expected, 'extension only, after a first DDL statement: the same messages');
 is($out, $expected_out, 'extension only, after a first DDL statement: the same outcome');
 
-TODO: {
-  local $TODO = 'needs the event trigger (src/guard/hook.cpp: zdm_guard_ddl_command_start) to call '
-    . 'lockwait::lock_for_event_trigger';
-  ($out, $messages) = blocked_alter($node, '');
-  is($messages, $expected, 'extension only, the ALTER first in its session: the same messages');
-  is($out, $expected_out, 'extension only, the ALTER first in its session: the same outcome');
+($out, $messages) = blocked_alter($node, '');
+is($messages, $expected, 'extension only, the ALTER first in its session: the same messages');
+is($out, $expected_out, 'extension only, the ALTER first in its session: the same outcome');
 
-  ($retrying, $out, $messages_ok) = retried_alter_succeeds($node, 'r');
-  ok($retrying, 'extension only, first statement: the ALTER retries while the reader holds the table');
-  is($messages_ok, '', 'extension only, first statement: once the reader is gone, the retried ALTER succeeds');
-  is($out, "3s\n1", "extension only, first statement: the column is there and lock_timeout is back");
+($retrying, $out, $messages_ok) = retried_alter_succeeds($node, 'r');
+ok($retrying, 'extension only, first statement: the ALTER retries while the reader holds the table');
+is($messages_ok, '', 'extension only, first statement: once the reader is gone, the retried ALTER succeeds');
+is($out, "3s\n1", "extension only, first statement: the column is there and lock_timeout is back");
 
-  # Rule missing-lock-timeout knows that zdm bounds that first statement too: an explicit
-  # SET lock_timeout = 0 in strict mode is then no finding.
-  $node->safe_psql('postgres', q{BEGIN; SELECT count(*) FROM lw; PREPARE TRANSACTION 'lw_reader';});
-  ($out, $messages) = session($node,
-    "SET zdm.mode = strict; SET lock_timeout = 0; SET zdm.lock_timeout = '50ms'; SET zdm.lock_retries = 0; $alter");
-  $node->safe_psql('postgres', q{ROLLBACK PREPARED 'lw_reader';});
-  like($messages, qr/^ERROR:  55P03: ALTER TABLE could not lock lw: 1 attempt timed out after 50 ms each$/m,
-    'extension only, strict, SET lock_timeout = 0, first statement: zdm bounds it (no missing-lock-timeout)');
-}
+# Rule missing-lock-timeout knows that zdm bounds that first statement too: an explicit
+# SET lock_timeout = 0 in strict mode is then no finding.
+$node->safe_psql('postgres', q{BEGIN; SELECT count(*) FROM lw; PREPARE TRANSACTION 'lw_reader';});
+($out, $messages) = session($node,
+  "SET zdm.mode = strict; SET lock_timeout = 0; SET zdm.lock_timeout = '50ms'; SET zdm.lock_retries = 0; $alter");
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'lw_reader';});
+like($messages, qr/^ERROR:  55P03: ALTER TABLE could not lock lw: 1 attempt timed out after 50 ms each$/m,
+  'extension only, strict, SET lock_timeout = 0, first statement: zdm bounds it (no missing-lock-timeout)');
 
 # With no blocker, the first statement of a session runs, and the next statement has the hook.
 ($out, $messages) = session($node, "$settings ALTER TABLE lw ADD COLUMN d int; $loaded SHOW lock_timeout;
