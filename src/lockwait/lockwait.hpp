@@ -32,13 +32,14 @@ void init();
 struct Plan {
   static constexpr int kMaxRelations = 8;
   // What the statement gets: bounded attempts with retries, or (a statement that cannot run in a
-  // transaction block) the bounded lock_timeout alone. Only Retry plans fill the relations.
+  // transaction block) the bounded lock_timeout alone. A Retry plan lists the relations it locks
+  // stronger than SUE; a TimeoutOnly plan the relations it names (for the autovacuum cancel).
   enum class Kind { Retry, TimeoutOnly };
   // What to say after a lock timeout of a TimeoutOnly statement.
   enum class Leftover { None, InvalidIndex, ReindexCopies, DroppedIndex };
   Kind kind = Kind::Retry;
   Leftover leftover = Leftover::None;
-  int relations = 0;                      // relations the statement locks stronger than SUE
+  int relations = 0;                      // the relations described above
   Oid relids[kMaxRelations] = {};
   LOCKMODE modes[kMaxRelations] = {};
   char relation[2 * NAMEDATALEN + 8] = {};  // the first of them, as the user wrote it

@@ -16,7 +16,10 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 #include "utils/resowner.h"
+#include "catalog/index.h"
+#include "catalog/pg_class.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/varlena.h"
 #include "utils/regproc.h"
 #include "storage/proc.h"
@@ -143,6 +146,99 @@ void plan_timeout_only(Node* node, Plan* plan) {
 
 LOCKMODE pg_lock_mode(LockMode mode) { return static_cast<LOCKMODE>(static_cast<int>(mode)); }
 
+void add_relation(Plan* plan, Oid relid, LOCKMODE mode) {
+  if (!OidIsValid(relid) || plan->relations == Plan::kMaxRelations) return;
+  plan->relids[plan->relations] = relid;
+  plan->modes[plan->relations] = mode;
+  plan->relations++;
+}
+
+Oid lookup(RangeVar* rv) {
+  if (rv == nullptr) return InvalidOid;
+  return pg::call([&] { return RangeVarGetRelid(rv, NoLock, true); });
+}
+
+// The table an index belongs to, for an index's name.
+Oid table_of_index(Oid index) {
+  if (!OidIsValid(index)) return InvalidOid;
+  return pg::call([&] { return get_rel_relkind(index) == RELKIND_INDEX ? IndexGetRelation(index, true) : InvalidOid; });
+}
+
+// The relations a TimeoutOnly statement names, with the lock it takes on each first (vacuum.c:
+// vacuum_rel, indexcmds.c: DefineIndex and ReindexRelationConcurrently, index.c: index_drop,
+// tablecmds.c: ATExecDetachPartition): retry.cpp cancels a blocking autovacuum worker on them. The
+// statements that name no relation (VACUUM of the whole database, REINDEX SCHEMA, CLUSTER) get none.
+void find_relations(Node* node, Plan* plan) {
+  switch (nodeTag(node)) {
+    case T_VacuumStmt: {
+      auto* stmt = castNode(VacuumStmt, node);
+      LOCKMODE mode = has_true_option(stmt->options, "full") ? AccessExclusiveLock : ShareUpdateExclusiveLock;
+      ListCell* lc;
+      foreach (lc, stmt->rels) add_relation(plan, lookup(lfirst_node(VacuumRelation, lc)->relation), mode);
+      break;
+    }
+    case T_IndexStmt:
+      add_relation(plan, lookup(castNode(IndexStmt, node)->relation), ShareUpdateExclusiveLock);
+      break;
+    case T_ReindexStmt: {
+      auto* stmt = castNode(ReindexStmt, node);
+      if (stmt->kind == REINDEX_OBJECT_TABLE) add_relation(plan, lookup(stmt->relation), ShareUpdateExclusiveLock);
+      if (stmt->kind == REINDEX_OBJECT_INDEX) {
+        Oid index = lookup(stmt->relation);
+        add_relation(plan, table_of_index(index), ShareUpdateExclusiveLock);
+        add_relation(plan, index, ShareUpdateExclusiveLock);
+      }
+      break;
+    }
+    case T_DropStmt: {
+      ListCell* lc;
+      foreach (lc, castNode(DropStmt, node)->objects) {
+        List* names = static_cast<List*>(lfirst(lc));
+        Oid index = lookup(pg::call([&] { return makeRangeVarFromNameList(names); }));
+        add_relation(plan, table_of_index(index), ShareUpdateExclusiveLock);
+        add_relation(plan, index, ShareUpdateExclusiveLock);
+      }
+      break;
+    }
+    case T_AlterTableStmt: {
+      auto* stmt = castNode(AlterTableStmt, node);
+      add_relation(plan, lookup(stmt->relation), ShareUpdateExclusiveLock);
+      ListCell* lc;
+      foreach (lc, stmt->cmds) {
+        auto* cmd = lfirst_node(AlterTableCmd, lc);
+        if (cmd->subtype == AT_DetachPartition && cmd->def != nullptr && IsA(cmd->def, PartitionCmd))
+          add_relation(plan, lookup(castNode(PartitionCmd, cmd->def)->name), ShareUpdateExclusiveLock);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// find_relations in a subtransaction (as analyse_into below): a lookup error is discarded, and
+// PostgreSQL reports its own when it runs the statement.
+void find_relations_safely(Node* node, Plan* plan) {
+  MemoryContext caller_context = CurrentMemoryContext;
+  ResourceOwner caller_owner = CurrentResourceOwner;
+  pg::call([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(caller_context);
+  bool ok = false;
+  try {
+    find_relations(node, plan);
+    ok = true;
+  } catch (const pg::PgError& e) {
+    elog(DEBUG1, "zdm: relations of the statement not found: %s", e.what());
+  }
+  if (ok)
+    pg::call([] { ReleaseCurrentSubTransaction(); });
+  else
+    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
+  MemoryContextSwitchTo(caller_context);
+  CurrentResourceOwner = caller_owner;
+  if (!ok) plan->relations = 0;
+}
+
 // guard::analyze in a subtransaction (as guard::judge_and_report does): an analysis error is
 // discarded and PostgreSQL reports its own when it runs the statement.
 void analyse_into(Node* parsetree, Plan* plan) {
@@ -210,7 +306,10 @@ bool plan_statement(Node* parsetree, ProcessUtilityContext context, Plan* plan) 
   if (!IsTransactionState() || IsAbortedTransactionBlockState()) return false;
   if (runs_outside_transaction(parsetree)) {
     if (!gets_timeout_only(parsetree)) return false;
-    pg::guarded([&] { plan_timeout_only(parsetree, plan); });
+    pg::guarded([&] {
+      plan_timeout_only(parsetree, plan);
+      find_relations_safely(parsetree, plan);
+    });
     return true;
   }
   if (!candidate(parsetree)) return false;

@@ -136,6 +136,25 @@ bool cancel_autovacuum(PGPROC* proc) {
   return true;
 }
 
+// Before a TimeoutOnly statement: cancels the autovacuum workers that hold a lock conflicting with the
+// one it takes on a relation it names. It gets no retry, so cancelling after its timeout (as
+// retry_loop does) would come too late; PostgreSQL would cancel them after deadlock_timeout anyway.
+void cancel_blocking_autovacuum(const Plan& plan) {
+  for (int r = 0; r < plan.relations; r++) {
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, plan.relids[r]);
+    VirtualTransactionId* vxids = GetLockConflicts(&tag, plan.modes[r], nullptr);
+    for (; VirtualTransactionIdIsValid(*vxids); vxids++) {
+      bool more = false;
+      if (TransactionIdIsValid(TwoPhaseGetXidByVirtualXID(*vxids, &more))) continue;  // prepared
+      PGPROC* proc = BackendIdGetProc(vxids->backendId);
+      if (proc != nullptr && proc != MyProc && cancel_autovacuum(proc))
+        ereport(NOTICE, (errmsg("cancelled autovacuum worker %d, which held a lock %s needs", proc->pid,
+                                plan.command)));
+    }
+  }
+}
+
 // The sessions that hold a lock conflicting with the one the statement needs, one per line.
 // Taken after the failed attempt was rolled back: by then this backend no longer waits, so
 // pg_blocking_pids(pg_backend_pid()) would be empty; the holders of conflicting locks on the
@@ -347,6 +366,7 @@ void run_timeout_only(const Body& body) {
   MemoryContext volatile caller_context = CurrentMemoryContext;
   ErrorData* volatile error = nullptr;
 
+  cancel_blocking_autovacuum(plan);
   if (timeout_ms > 0) LockTimeout = timeout_ms;
   PG_TRY();
   {
