@@ -104,6 +104,7 @@ CREATE TABLE metrics (id int NOT NULL, v int) PARTITION BY RANGE (id);
 CREATE TABLE metrics_default PARTITION OF metrics (CONSTRAINT metrics_default_high CHECK (id >= 10000)) DEFAULT
   WITH (autovacuum_enabled = false);
 INSERT INTO metrics SELECT g, g FROM generate_series(10000, 10999) g;
+CREATE VIEW metric_values AS SELECT id, v FROM metrics;
 ALTER DOMAIN posint ADD CONSTRAINT posint_limit CHECK (VALUE < 100000) NOT VALID;
 ANALYZE;
 
@@ -275,6 +276,9 @@ INSERT INTO statements (sql) VALUES
   ('CREATE TABLE cte_copy AS WITH orders AS (SELECT 1 AS id) SELECT * FROM orders'),
   -- LOCK
   ('LOCK TABLE big_sales IN SHARE MODE'),
+  ('LOCK TABLE metric_values IN ROW EXCLUSIVE MODE'),
+  ('CREATE TABLE metric_copy AS SELECT * FROM metric_values'),
+  ('CREATE MATERIALIZED VIEW event_counts AS SELECT kind, count(*) FROM ONLY events_1 GROUP BY kind'),
   ('LOCK TABLE vehicles IN EXCLUSIVE MODE'),
   -- ALTER DOMAIN: every table with a column of the domain, read under SHARE
   ('ALTER DOMAIN posint ADD CONSTRAINT posint_small CHECK (VALUE < 1000)'),

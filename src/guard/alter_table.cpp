@@ -124,7 +124,7 @@ TypeChange prepare_type_change(Oid relid, AlterTableCmd* cmd) {
     if (def->raw_default != nullptr) {
       // The USING expression is parsed against the table's row type, as transformAlterTableStmt
       // does; that needs the relation open, so an ACCESS SHARE lock, taken only if free now.
-      if (!ConditionalLockRelationOid(relid, AccessShareLock)) {
+      if (!may_lock() || !ConditionalLockRelationOid(relid, AccessShareLock)) {
         tc.ok = true;
         tc.rewrite = true;  // cannot look without waiting: assume the worst
         return tc;
@@ -232,7 +232,7 @@ Op op_for(AlterTableType subtype, const AlterTableCmd* cmd) {
 // Opens a relation to read its definition: takes ACCESS SHARE only if it is free now (never queues
 // behind a waiting DDL). nullptr when it is not. Call inside pg::call; undo with close_read.
 Relation open_if_free(Oid relid) {
-  if (!ConditionalLockRelationOid(relid, AccessShareLock)) return nullptr;
+  if (!may_lock() || !ConditionalLockRelationOid(relid, AccessShareLock)) return nullptr;
   return relation_open(relid, NoLock);
 }
 

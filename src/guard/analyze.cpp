@@ -12,6 +12,7 @@ extern "C" {
 namespace zdm::guard {
 
 Statement analyze(Node* parsetree, const std::string& text, const AnalysisContext& context) {
+  NoLockScope no_lock(context.take_no_lock);
   Statement st;
   st.text = text;
   st.in_transaction_block = context.in_transaction_block;

@@ -42,8 +42,8 @@ Action reached(const Action& named, Oid relid, LockMode lock);
 void fold_partitions(Action& parent, const std::vector<Action>& parts);
 // The tables, materialized views and views a view's or materialized view's query names directly.
 std::vector<Oid> query_relations(Oid view);
-// The relations a query naming `named` reads: those, and through every view among them, what the
-// view reads.
+// The relations a query naming `named` reads: those, their inheritance children and partitions, and
+// through every view among them what the view reads.
 std::vector<Oid> read_relations(const std::vector<Oid>& named);
 
 // The lock mode from PostgreSQL's LOCKMODE number.

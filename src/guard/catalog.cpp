@@ -40,6 +40,8 @@ bool created_in_text(const RangeVar* rv, const AnalysisContext& context) {
              context.created_in_text.end();
 }
 
+bool no_lock = false;  // NoLockScope
+
 // The catalog facts of an existing relation, read in one call. Plain values and palloc'd strings
 // only cross the pg::call boundary.
 struct RawFacts {
@@ -71,7 +73,7 @@ RawFacts read_facts(Oid relid) {
     // free now (never queue behind a waiting DDL), and give it back at once unless we held it already.
     if (has_storage) {
       bool held = CheckRelationLockedByMe(rel, AccessShareLock, true);
-      if (held || ConditionalLockRelationOid(relid, AccessShareLock)) {
+      if (held || (!no_lock && ConditionalLockRelationOid(relid, AccessShareLock))) {
         f.blocks = RelationGetNumberOfBlocks(rel);
         if (!held) UnlockRelationOid(relid, AccessShareLock);
       }
@@ -136,6 +138,11 @@ std::string deparse(Node* expr, Oid relid) {
   });
   return s;
 }
+
+bool may_lock() { return !no_lock; }
+
+NoLockScope::NoLockScope(bool take_no_lock) : saved_(no_lock) { no_lock = no_lock || take_no_lock; }
+NoLockScope::~NoLockScope() { no_lock = saved_; }
 
 FactsCache::FactsCache() {
   if (active_cache() != nullptr) return;  // an outer scope owns the cache

@@ -24,6 +24,20 @@ struct Resolved {
 Resolved resolve(const RangeVar* rv, const AnalysisContext& context);
 Resolved resolve_oid(Oid relid);
 
+// Whether the analysis under way may take its brief, conditional ACCESS SHARE locks
+// (AnalysisContext::take_no_lock; analyze() sets it for its duration).
+bool may_lock();
+class NoLockScope {
+ public:
+  explicit NoLockScope(bool no_lock);
+  ~NoLockScope();
+  NoLockScope(const NoLockScope&) = delete;
+  NoLockScope& operator=(const NoLockScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 // While one is alive, resolve_oid() reads each relation's facts once: zdm.lint and zdm.analyze judge
 // a whole text against one catalog that does not change under them (they run nothing). Scopes nest;
 // the outermost owns the cache. The hook judges one statement and needs none.

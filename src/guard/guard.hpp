@@ -31,6 +31,9 @@ struct AnalysisContext {
   // Relations created earlier in the same text (lint/analyze) and not in the catalog yet,
   // as lower-case "schema.name" or "name".
   std::vector<std::string> created_in_text;
+  // Take no lock at all, not even the brief ACCESS SHARE that reads a size or a definition when it is
+  // free (zdm.lock_preview: only lock modes matter there). Sizes then come from pg_class.relpages.
+  bool take_no_lock = false;
 };
 
 // Facts about one utility statement (a raw parse tree node). Reads the catalog through syscache and

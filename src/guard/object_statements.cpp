@@ -55,8 +55,8 @@ bool collect_names(Node* node, void* context) {
 std::vector<Oid> relations_read(Node* query) {
   QueryNames names{NIL, NIL};
   pg::call([&] { (void)collect_names(query, &names); });
-  std::vector<Oid> named;
-  std::vector<Oid> with_children;
+  std::vector<Oid> named;  // read with their children
+  std::vector<Oid> only;   // ONLY t: t alone
   ListCell* lc;
   foreach (lc, names.range_vars) {
     auto* rv = static_cast<RangeVar*>(lfirst(lc));
@@ -68,17 +68,14 @@ std::vector<Oid> relations_read(Node* query) {
     }
     Oid relid = pg::call([&] { return RangeVarGetRelid(rv, NoLock, true); });
     if (!OidIsValid(relid)) continue;
-    named.push_back(relid);
-    if (rv->inh) with_children.push_back(relid);
+    (rv->inh ? named : only).push_back(relid);
   }
   std::vector<Oid> out = read_relations(named);
-  // The planner expands a parent (inheritance or partitioned) into its children, locking each.
-  for (Oid parent : with_children)
-    for (Oid child : children(parent)) {
-      bool seen = false;
-      for (Oid o : out) seen = seen || o == child;
-      if (!seen) out.push_back(child);
-    }
+  for (Oid relid : only) {
+    bool seen = false;
+    for (Oid o : out) seen = seen || o == relid;
+    if (!seen) out.push_back(relid);
+  }
   return out;
 }
 
@@ -304,7 +301,7 @@ void analyze_lock(LockStmt* stmt, const AnalysisContext& context, Statement& out
     Action a = on_table("LOCK TABLE", Op::Other, target, mode);
     out.actions.push_back(a);
     if (target.oid == InvalidOid) continue;
-    if (a.rel.kind == RELKIND_VIEW) {
+    if (a.rel.kind == RELKIND_VIEW) {  // LockViewRecurse: its tables, partitions included
       for (Oid base : read_relations(query_relations(target.oid)))
         if (base != target.oid) out.actions.push_back(reached(a, base, mode));
     } else if (rv->inh) {

@@ -359,7 +359,9 @@ std::vector<Oid> query_relations(Oid matview) {
 
 std::vector<Oid> read_relations(const std::vector<Oid>& named) {
   // The rewriter expands each view into its query and locks what that query reads, ACCESS SHARE
-  // (rewriteHandler.c AcquireRewriteLocks), to any depth.
+  // (rewriteHandler.c AcquireRewriteLocks), to any depth; the planner expands an inheritance parent or
+  // a partitioned table into its children and locks each (a view's query is taken to read its tables
+  // with their children: pg_depend does not record ONLY).
   std::vector<Oid> out;
   std::vector<Oid> todo = named;
   while (!todo.empty() && out.size() < 10000) {
@@ -372,6 +374,8 @@ std::vector<Oid> read_relations(const std::vector<Oid>& named) {
     char kind = pg::call([&] { return get_rel_relkind(relid); });
     if (kind == RELKIND_VIEW)
       for (Oid base : query_relations(relid)) todo.push_back(base);
+    else
+      for (Oid child : children(relid)) todo.push_back(child);
   }
   return out;
 }

@@ -282,6 +282,7 @@ std::vector<Target> targets_of(const std::string& sql) {
   }
   guard::AnalysisContext context;
   context.in_transaction_block = pg::call([] { return IsTransactionBlock(); });
+  context.take_no_lock = true;  // the preview takes no lock at all, not even a brief ACCESS SHARE
   Statement st = guard::analyze(stmt, sql, context);
   std::vector<Target> targets;
   for (const Action& a : st.actions) {
