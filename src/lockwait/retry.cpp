@@ -125,8 +125,10 @@ char* prepared_gid(TransactionId xid) {
 // usually no longer than deadlock_timeout: the wait would end before PostgreSQL's own cancel, and the
 // DDL would time out against autovacuum attempt after attempt. Returns whether it sent the cancel.
 bool cancel_autovacuum(PGPROC* proc) {
+  // PGPROC.statusFlags mirrors ProcGlobal->statusFlags[pgxactoff] and, unlike the index, stays
+  // meaningful for a process that is leaving the proc array; both change under ProcArrayLock.
   LWLockAcquire(ProcArrayLock, LW_SHARED);
-  uint8 flags = ProcGlobal->statusFlags[proc->pgxactoff];
+  uint8 flags = proc->statusFlags;
   int pid = proc->pid;
   LWLockRelease(ProcArrayLock);
   if (!(flags & PROC_IS_AUTOVACUUM) || (flags & PROC_VACUUM_FOR_WRAPAROUND) || pid == 0) return false;
