@@ -30,7 +30,8 @@ BEGIN
   RAISE NOTICE '% runs with lock_timeout %', tg_tag, current_setting('lock_timeout');
 END $$;
 CREATE EVENT TRIGGER lockwait_show_lock_timeout ON ddl_command_start
-  WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX') EXECUTE FUNCTION show_lock_timeout();
+  WHEN TAG IN ('ALTER TABLE', 'CREATE INDEX', 'CREATE TRIGGER', 'CREATE POLICY', 'CREATE TABLE', 'CREATE VIEW')
+  EXECUTE FUNCTION show_lock_timeout();
 SET zdm.mode = off;  -- the guard's findings (DROP COLUMN) are not this section's subject
 SET zdm.lock_timeout = '50ms';
 SET lock_timeout = '5s';
@@ -40,6 +41,15 @@ ALTER TABLE accounts VALIDATE CONSTRAINT seen_positive;
 CREATE INDEX CONCURRENTLY accounts_seen_idx ON accounts (seen);
 CREATE TEMP TABLE scratch (id int);
 ALTER TABLE scratch ADD COLUMN note text;
+-- other statements that take a strong lock on an existing table: CREATE TRIGGER (SHARE ROW
+-- EXCLUSIVE), CREATE POLICY (ACCESS EXCLUSIVE), CREATE TABLE ... REFERENCES (SHARE ROW EXCLUSIVE on
+-- the referenced table); and two that do not: CREATE VIEW (ACCESS SHARE), a plain CREATE TABLE
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER accounts_touch BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE POLICY accounts_all ON accounts USING (true);
+CREATE TABLE transfers (id int, account_id int REFERENCES accounts);
+CREATE VIEW rich AS SELECT id, balance FROM accounts WHERE balance > 50;
+CREATE TABLE notes (id int);
 SHOW lock_timeout;
 SET lock_timeout = '20ms';
 ALTER TABLE accounts DROP COLUMN seen;
@@ -114,6 +124,15 @@ SET LOCAL zdm.lock_retries = 0;
 ALTER TABLE accounts ADD COLUMN note text;
 ROLLBACK;
 SHOW zdm.lock_retries;
+
+-- LOCK TABLE is bounded and retried like a DDL; LOCK ... NOWAIT asked to fail at once and does, with
+-- PostgreSQL's own error and no retry.
+BEGIN;
+LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+BEGIN;
+LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE NOWAIT;
+ROLLBACK;
 
 -- No effect on SELECT and DML: they take weak locks, which the reader's ACCESS SHARE does not block.
 SELECT count(*) FROM accounts;

@@ -172,6 +172,7 @@ Resolved resolve_oid(Oid relid) {
     return r;
   }
   r.facts.exists = true;
+  r.facts.oid = relid;
   r.facts.kind = raw.kind;
   r.facts.created_in_transaction = raw.created_in_transaction;
   r.facts.temporary = raw.temporary;

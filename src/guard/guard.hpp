@@ -46,6 +46,10 @@ Statement analyze(Node* parsetree, const std::string& text, const AnalysisContex
 // to a rule, a lock-safe attempt or a preview (analyze() returns no action for them).
 bool analyzes(Node* parsetree);
 
+// The analysis the guard made of `parsetree` when it judged it a moment ago in this same command, for
+// lock-safe DDL to reuse (one analysis per statement); nullptr when there is none.
+const Statement* reusable_analysis(Node* parsetree);
+
 // The strongest lock a statement needs on an existing relation (for lock-safe DDL and previews).
 // Returns None for statements that take no table lock worth bounding.
 LockMode strongest_lock(const Statement& statement);

@@ -19,6 +19,7 @@ extern "C" {
 #include "access/xact.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/resowner.h"
@@ -42,6 +43,17 @@ struct HeldLock {
 };
 std::vector<HeldLock> held_locks;
 std::vector<std::string> held_names;  // view of held_locks for Statement
+
+// The last statement judge_and_report() analysed, for reusable_analysis(): keyed by the parse tree and
+// the transaction and command it was analysed in, so that a statement whose judgement ended in an
+// error (strict mode) can never hand its analysis to a later statement whose tree reuses the address.
+struct LastAnalysis {
+  Node* parsetree = nullptr;
+  LocalTransactionId lxid = InvalidLocalTransactionId;
+  CommandId cid = InvalidCommandId;
+  Statement statement;
+};
+LastAnalysis last_analysis;
 
 void on_xact(XactEvent, void*) {
   held_locks.clear();
@@ -85,15 +97,18 @@ void judge_for_hook(PlannedStmt* pstmt, const char* query) {
 void zdm_process_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree,
                          ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
                          DestReceiver* dest, QueryCompletion* qc) {
+  forget_analysis();
   lockwait::set_hook_statement(true);
   if (should_judge(pstmt->utilityStmt, context)) judge_for_hook(pstmt, query);
   lockwait::set_hook_statement(false);
 
   // Lock-safe DDL: a statement that needs a strong lock on an existing relation runs through the
-  // retry loop (bounded lock waits, retries in subtransactions). The plan is plain data: nothing
-  // with a destructor lives in this frame, which standard_ProcessUtility may leave by longjmp.
+  // retry loop (bounded lock waits, retries in subtransactions), planned from the analysis just made.
+  // The plan is plain data: nothing with a destructor lives in this frame, which
+  // standard_ProcessUtility may leave by longjmp.
   lockwait::Plan plan;
   bool lock_safe = lockwait::plan_statement(pstmt->utilityStmt, context, &plan);
+  forget_analysis();
   ProcessUtility_hook_type next = prev_process_utility ? prev_process_utility : standard_ProcessUtility;
 
   hook_depth++;
@@ -112,6 +127,15 @@ void zdm_process_utility(PlannedStmt* pstmt, const char* query, bool read_only_t
 }  // namespace
 
 bool hook_depth_active() { return hook_depth > 0; }
+
+void forget_analysis() { last_analysis.parsetree = nullptr; }
+
+const Statement* reusable_analysis(Node* parsetree) {
+  if (parsetree == nullptr || last_analysis.parsetree != parsetree || last_analysis.lxid != MyProc->lxid ||
+      last_analysis.cid != GetCurrentCommandId(false))
+    return nullptr;
+  return &last_analysis.statement;
+}
 
 bool event_trigger_should_judge(Node* parsetree) {
   return should_judge(parsetree, PROCESS_UTILITY_TOPLEVEL);
@@ -142,6 +166,7 @@ void remember_access_exclusive(const Statement& statement) {
 }
 
 void judge_and_report(Node* parsetree, const std::string& text) {
+  forget_analysis();
   AnalysisContext context;
   context.in_transaction_block = IsTransactionBlock();
 
@@ -166,6 +191,11 @@ void judge_and_report(Node* parsetree, const std::string& text) {
   MemoryContextSwitchTo(caller_context);
   CurrentResourceOwner = caller_owner;
   if (!analysed) return;
+  // Kept for lock-safe DDL, which plans this same statement next.
+  last_analysis.statement = statement;
+  last_analysis.parsetree = parsetree;
+  last_analysis.lxid = MyProc->lxid;
+  last_analysis.cid = GetCurrentCommandId(false);
 
   statement.held_access_exclusive = held_access_exclusive();
   lockwait::fill_session_facts(parsetree, statement);
@@ -209,5 +239,6 @@ Datum zdm_guard_ddl_command_start(PG_FUNCTION_ARGS) {
   // bounded attempts, before ProcessUtilitySlow requests them. No C++ object is alive in this frame
   // (the call may raise the final 55P03).
   zdm::lockwait::lock_for_event_trigger(parsetree);
+  zdm::guard::forget_analysis();
   PG_RETURN_VOID();
 }

@@ -16,6 +16,8 @@ bool event_trigger_should_judge(Node* parsetree);
 // Judges one statement and reports its findings (WARNING / NOTICE, or throws the strict-mode
 // UserError). Analysis failures are swallowed: PostgreSQL reports its own error for the statement.
 void judge_and_report(Node* parsetree, const std::string& text);
+// Drops the analysis judge_and_report() kept for reusable_analysis().
+void forget_analysis();
 
 // Raises the findings as PostgreSQL messages, honouring zdm.allow and inline overrides.
 // In strict mode throws UserError(ZD001) for the first finding that is not allowed.

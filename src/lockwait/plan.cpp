@@ -31,26 +31,6 @@ namespace {
 
 bool hook_statement = false;
 
-// Node types whose analysis can name a strong lock (the guard's list).
-bool candidate(Node* node) {
-  switch (nodeTag(node)) {
-    case T_AlterTableStmt:
-    case T_AlterTableMoveAllStmt:
-    case T_IndexStmt:
-    case T_ReindexStmt:
-    case T_ClusterStmt:
-    case T_RefreshMatViewStmt:
-    case T_TruncateStmt:
-    case T_DropStmt:
-    case T_RenameStmt:
-    case T_AlterObjectSchemaStmt:
-    case T_AlterEnumStmt:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool has_true_option(List* params, const char* name) {
   ListCell* lc;
   foreach (lc, params) {
@@ -239,9 +219,37 @@ void find_relations_safely(Node* node, Plan* plan) {
   if (!ok) plan->relations = 0;
 }
 
-// guard::analyze in a subtransaction (as guard::judge_and_report does): an analysis error is
-// discarded and PostgreSQL reports its own when it runs the statement.
+// The plan from the guard's analysis: every relation others can see that the statement locks in a
+// mode stronger than SHARE UPDATE EXCLUSIVE.
+void plan_from(const Statement& st, Plan* plan) {
+  if (static_cast<int>(guard::strongest_lock(st)) <= static_cast<int>(LockMode::ShareUpdateExclusive)) return;
+  std::strncpy(plan->command, st.command.c_str(), sizeof(plan->command) - 1);
+  for (const Action& a : st.actions) {
+    if (!a.rel.visible_to_others() || a.rel.oid == 0) continue;
+    if (static_cast<int>(a.lock) <= static_cast<int>(LockMode::ShareUpdateExclusive)) continue;
+    bool known = false;
+    for (int i = 0; i < plan->relations; i++)
+      if (plan->relids[i] == a.rel.oid) {
+        known = true;
+        if (plan->modes[i] < pg_lock_mode(a.lock)) plan->modes[i] = pg_lock_mode(a.lock);
+      }
+    if (known) continue;
+    if (plan->relations == Plan::kMaxRelations) break;
+    if (plan->relations == 0) std::strncpy(plan->relation, a.rel.name.c_str(), sizeof(plan->relation) - 1);
+    plan->relids[plan->relations] = a.rel.oid;
+    plan->modes[plan->relations] = pg_lock_mode(a.lock);
+    plan->relations++;
+  }
+}
+
+// The guard's analysis of the statement: the one the guard has just made when it judged it, else
+// guard::analyze in a subtransaction (as guard::judge_and_report does), whose error is discarded:
+// PostgreSQL reports its own when it runs the statement.
 void analyse_into(Node* parsetree, Plan* plan) {
+  if (const Statement* judged = guard::reusable_analysis(parsetree)) {
+    plan_from(*judged, plan);
+    return;
+  }
   guard::AnalysisContext context;
   context.in_transaction_block = IsTransactionBlock();
   MemoryContext caller_context = CurrentMemoryContext;
@@ -250,24 +258,7 @@ void analyse_into(Node* parsetree, Plan* plan) {
   MemoryContextSwitchTo(caller_context);
   bool ok = false;
   try {
-    Statement st = guard::analyze(parsetree, std::string(), context);
-    if (static_cast<int>(guard::strongest_lock(st)) > static_cast<int>(LockMode::ShareUpdateExclusive)) {
-      std::strncpy(plan->command, st.command.c_str(), sizeof(plan->command) - 1);
-      for (const Action& a : st.actions) {
-        if (!a.rel.visible_to_others()) continue;
-        if (static_cast<int>(a.lock) <= static_cast<int>(LockMode::ShareUpdateExclusive)) continue;
-        if (plan->relations == Plan::kMaxRelations) break;
-        const char* qualified = a.rel.qualified.empty() ? a.rel.name.c_str() : a.rel.qualified.c_str();
-        Oid relid = pg::call([&] {
-          return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(qualified)), NoLock, true);
-        });
-        if (!OidIsValid(relid)) continue;
-        if (plan->relations == 0) std::strncpy(plan->relation, a.rel.name.c_str(), sizeof(plan->relation) - 1);
-        plan->relids[plan->relations] = relid;
-        plan->modes[plan->relations] = pg_lock_mode(a.lock);
-        plan->relations++;
-      }
-    }
+    plan_from(guard::analyze(parsetree, std::string(), context), plan);
     ok = true;
   } catch (const pg::PgError& e) {
     elog(DEBUG1, "zdm: lock-safe DDL does not apply, statement not analysed: %s", e.what());
@@ -312,7 +303,9 @@ bool plan_statement(Node* parsetree, ProcessUtilityContext context, Plan* plan) 
     });
     return true;
   }
-  if (!candidate(parsetree)) return false;
+  if (!guard::analyzes(parsetree)) return false;
+  // LOCK ... NOWAIT asks to fail at once rather than wait: nothing to bound, nothing to retry.
+  if (IsA(parsetree, LockStmt) && castNode(LockStmt, parsetree)->nowait) return false;
   pg::guarded([&] { analyse_into(parsetree, plan); });
   return plan->relations > 0;
 }

@@ -34,6 +34,7 @@ bool blocks_writes(LockMode mode);
 
 // Facts about one relation a statement touches, read from the catalog without locking it.
 struct RelationFacts {
+  uint32_t oid = 0;            // pg_class.oid; 0 when not in the catalog
   std::string name;            // as the user wrote it (possibly schema-qualified, quoted as needed)
   std::string qualified;       // schema.name, quoted as needed
   char kind = 'r';             // pg_class.relkind
