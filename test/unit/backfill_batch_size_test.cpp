@@ -1,4 +1,6 @@
-// Adaptive batch sizing: bounded growth, fast shrink on overshoot, min/max bounds, retry backoff.
+// Adaptive batch sizing: target_batch_ms is a ceiling; the size aims at 80% of it, grows (bounded) when a
+// batch took under 60%, shrinks at once when one took over 100%, stays in between; min/max bounds;
+// retry backoff.
 #include <gtest/gtest.h>
 
 #include "backfill/pure/batch_size.hpp"
@@ -12,21 +14,23 @@ TEST(BackfillBatchSize, GrowthIsBoundedPerStep) {
   p.target_ms = 100;
   EXPECT_EQ(next_batch_size(p, 1000, 1.0), 2000);   // 100x under target: only doubles
   EXPECT_EQ(next_batch_size(p, 1000, 0.0), 2000);   // unmeasurably fast: doubles
-  EXPECT_EQ(next_batch_size(p, 1000, 80.0), 1250);  // 25% under: grows to meet the target
+  EXPECT_EQ(next_batch_size(p, 1000, 50.0), 1600);  // half the target: grows to the aim (80 ms)
 }
 
 TEST(BackfillBatchSize, ShrinksAtOnceOnOvershoot) {
   SizingPolicy p;
   p.target_ms = 100;
-  EXPECT_EQ(next_batch_size(p, 1000, 1000.0), 100);  // 10x over: one step to the target's size
-  EXPECT_EQ(next_batch_size(p, 1000, 200.0), 500);
+  EXPECT_EQ(next_batch_size(p, 1000, 1000.0), 80);  // 10x over: one step to the aim's size
+  EXPECT_EQ(next_batch_size(p, 1000, 200.0), 400);
+  EXPECT_EQ(next_batch_size(p, 1000, 125.0), 640);  // just over the target is over: writers feel it
 }
 
-TEST(BackfillBatchSize, StaysNearTarget) {
+TEST(BackfillBatchSize, StaysInTheBandUnderTarget) {
   SizingPolicy p;
   p.target_ms = 100;
-  EXPECT_EQ(next_batch_size(p, 1000, 95.0), 1000);
-  EXPECT_EQ(next_batch_size(p, 1000, 105.0), 1000);
+  EXPECT_EQ(next_batch_size(p, 1000, 60.0), 1000);
+  EXPECT_EQ(next_batch_size(p, 1000, 80.0), 1000);
+  EXPECT_EQ(next_batch_size(p, 1000, 100.0), 1000);
 }
 
 TEST(BackfillBatchSize, RespectsBounds) {

@@ -14,15 +14,16 @@ int64_t clamp_batch_size(const SizingPolicy& policy, int64_t size) {
 int64_t next_batch_size(const SizingPolicy& policy, int64_t current, double elapsed_ms) {
   current = clamp_batch_size(policy, current);
   if (policy.target_ms <= 0) return current;
-  // A batch too quick to measure: grow by the bounded factor.
-  double ratio = elapsed_ms <= 0.0 ? policy.max_growth : policy.target_ms / elapsed_ms;
-  if (ratio > 1.0) {
-    // Under target: grow towards it, at most max_growth per step, and only when it is clearly under
-    // (within 10% of the target the size stays, so it does not oscillate).
-    if (ratio < 1.1) return current;
-    ratio = std::min(ratio, std::max(1.0, policy.max_growth));
-  } else if (ratio > 0.9) {
-    return current;
+  const double aim_ms = policy.target_ms * policy.aim;
+  double ratio;
+  if (elapsed_ms <= 0.0) {
+    ratio = policy.max_growth;  // too quick to measure: grow by the bounded factor
+  } else if (elapsed_ms > policy.target_ms) {
+    ratio = aim_ms / elapsed_ms;  // over the target: shrink at once to the aim
+  } else if (elapsed_ms < policy.target_ms * policy.low) {
+    ratio = std::min(aim_ms / elapsed_ms, std::max(1.0, policy.max_growth));  // well under: grow, bounded
+  } else {
+    return current;  // in the band: stay, so that the size does not oscillate
   }
   double next = std::floor(static_cast<double>(current) * ratio);
   if (ratio > 1.0 && next <= static_cast<double>(current)) next = static_cast<double>(current) + 1;
