@@ -77,6 +77,15 @@ RESET ROLE;
 -- A member of pg_signal_backend sees and steers every job; the resumed job still runs as its owner.
 SET ROLE bf_signal;
 SELECT state FROM zdm.backfill_status WHERE job_id = :job2;
+-- ... and nothing else: a job runs as its owner (also when resumed after a restart), so a change to its
+-- clauses by another role would run that role's SQL with the owner's privileges. Nor can it create a
+-- job in another role's name.
+UPDATE zdm.backfill_jobs SET set_clause = 'who = ''someone else''' WHERE id = :job2;
+INSERT INTO zdm.backfill_jobs (relid, relation, set_clause, where_clause, batch_size, adaptive,
+                               target_batch_ms, min_batch_size, max_batch_size, sleep_ms, lock_timeout_ms,
+                               lock_retries, runner, state, owner)
+VALUES ('items'::regclass, 'backfill_worker.items', 'who = ''someone else''', 'true', 100, true, 100, 100,
+        100, 0, 1000, 0, 'worker', 'running', 'bf_writer'::regrole);
 SELECT zdm.backfill_resume(:job2);
 SELECT wait_job(:job2);
 RESET ROLE;

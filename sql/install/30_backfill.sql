@@ -2,7 +2,8 @@
 -- zdm.backfill_start(...) in a background worker running as the calling role. One row per job in
 -- zdm.backfill_jobs, written in the same transaction as each batch, so a job resumes exactly where it
 -- stopped. Row-level security keeps each role to its own jobs (superusers and members of
--- pg_signal_backend see and steer all of them); nothing here is SECURITY DEFINER.
+-- pg_signal_backend see and steer all of them, and change nothing else); nothing here is SECURITY
+-- DEFINER.
 CREATE TABLE zdm.backfill_jobs (
     id                bigserial PRIMARY KEY,
     name              text,
@@ -15,7 +16,7 @@ CREATE TABLE zdm.backfill_jobs (
     lower_bound       text,            -- the first key (or block 0) when the job started
     upper_bound       text,            -- fixed when the job starts (a key, or a block number)
     last_key          text,            -- the last key (or block) whose batch committed
-    deferred          jsonb NOT NULL DEFAULT '[]',  -- skipped ranges [lo, hi] whose rows stayed locked
+    deferred          jsonb NOT NULL DEFAULT '[]',  -- skipped keys (blocks) whose rows were locked
     batch_size        integer NOT NULL,
     adaptive          boolean NOT NULL,
     target_batch_ms   integer NOT NULL,
@@ -40,11 +41,37 @@ CREATE TABLE zdm.backfill_jobs (
 );
 COMMENT ON TABLE zdm.backfill_jobs IS 'zdm backfill jobs: options, progress (written with each batch), state';
 ALTER TABLE zdm.backfill_jobs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY backfill_jobs_own ON zdm.backfill_jobs
+-- A role sees and steers (pause, resume, cancel) the jobs of roles it is a member of; members of
+-- pg_signal_backend see and steer every job. A job is created only as oneself.
+CREATE POLICY backfill_jobs_see ON zdm.backfill_jobs FOR SELECT
+  USING (pg_has_role(current_user, owner, 'MEMBER')
+         OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER'));
+CREATE POLICY backfill_jobs_steer ON zdm.backfill_jobs FOR UPDATE
   USING (pg_has_role(current_user, owner, 'MEMBER')
          OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER'))
   WITH CHECK (pg_has_role(current_user, owner, 'MEMBER')
               OR pg_has_role(current_user, 'pg_signal_backend', 'MEMBER'));
+CREATE POLICY backfill_jobs_create ON zdm.backfill_jobs FOR INSERT
+  WITH CHECK (pg_has_role(current_user, owner, 'MEMBER'));
+-- Steering is all a role that is not a member of the job's owner may do: a job runs as its owner
+-- (also when resumed after a restart), so a change to its clauses, table, key or owner by anyone
+-- else would run that role's SQL with the owner's privileges.
+CREATE FUNCTION zdm.backfill_jobs_steer_only() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+  IF (to_jsonb(NEW) - ARRAY['state', 'updated_at', 'finished_at', 'last_error'])
+     IS DISTINCT FROM (to_jsonb(OLD) - ARRAY['state', 'updated_at', 'finished_at', 'last_error']) THEN
+    RAISE EXCEPTION 'only members of role % may change backfill job % beyond its state', OLD.owner::regrole, OLD.id
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'A job runs as its owner; others may pause, resume or cancel it.',
+            HINT = format('SELECT zdm.backfill_pause(%s); SELECT zdm.backfill_resume(%s); SELECT zdm.backfill_cancel(%s);',
+                          OLD.id, OLD.id, OLD.id);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER backfill_jobs_steer_only BEFORE UPDATE ON zdm.backfill_jobs
+  FOR EACH ROW WHEN (NOT pg_has_role(current_user, OLD.owner, 'MEMBER'))
+  EXECUTE FUNCTION zdm.backfill_jobs_steer_only();
 GRANT SELECT, INSERT, UPDATE ON zdm.backfill_jobs TO PUBLIC;
 GRANT USAGE ON SEQUENCE zdm.backfill_jobs_id_seq TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('zdm.backfill_jobs', '');
@@ -113,7 +140,8 @@ SELECT j.id AS job_id,
        j.started_at,
        j.updated_at,
        j.finished_at,
-       CASE WHEN j.state IN ('running', 'waiting for replica') AND j.key_type IN ('bigint', 'integer', 'smallint')
+       CASE WHEN j.state IN ('running', 'waiting for replica')
+                 AND (j.key_type IN ('bigint', 'integer', 'smallint') OR j.key_column IS NULL)
                  AND j.last_key IS NOT NULL AND j.last_key <> j.upper_bound
                  AND j.rows_done > 0 AND j.updated_at > j.started_at
                  AND j.last_key::numeric > j.lower_bound::numeric
