@@ -41,6 +41,13 @@ SELECT count(*) FILTER (WHERE region = 'ap') AS ap,
          WHERE relation = 'backfill_api.orders' ORDER BY job_id DESC LIMIT 1) AS batched
   FROM orders;
 
+-- Progress as NOTICEs: at most once per zdm.backfill_notice_interval (10 s by default; 0: after every
+-- batch), and once at the end.
+UPDATE orders SET region = NULL WHERE id <= 2000;
+SET zdm.backfill_notice_interval = 0;
+CALL zdm.backfill('orders', 'region = ''pr''', 'region IS NULL', batch_size => 2000, adaptive => false);
+RESET zdm.backfill_notice_interval;
+
 -- A text key (any unique NOT NULL btree key works), and an empty table (done at once).
 CREATE TABLE codes (code text NOT NULL UNIQUE, label text);
 INSERT INTO codes SELECT 'c' || g, NULL FROM generate_series(1, 300) g;
@@ -58,6 +65,21 @@ CALL zdm.backfill('heap_only', 'b = a::text', 'b IS NULL', batch_size => 500, ad
 SELECT count(*) FILTER (WHERE b = a::text) AS filled, count(*) AS total FROM heap_only;
 SELECT state, rows_done, batches > 1 AS batched, last_key = upper_bound AS walked_to_end
   FROM zdm.backfill_status WHERE relation = 'backfill_api.heap_only';
+
+-- Dead row versions: the old versions of each batch are pruned once no snapshot needs them (after the
+-- next batch) and their space is recorded in the free space map, so that later batches reuse it.
+-- Updating every row leaves the table within 1.3x its size; one UPDATE of the same table doubles it.
+CREATE TABLE wide (id int PRIMARY KEY, region text, payload text);
+INSERT INTO wide SELECT g, NULL, md5(g::text) FROM generate_series(1, 20000) g;
+CREATE TABLE wide_update (LIKE wide INCLUDING ALL);
+INSERT INTO wide_update SELECT * FROM wide;
+VACUUM ANALYZE wide, wide_update;
+SELECT pg_table_size('wide') AS size_before \gset
+CALL zdm.backfill('wide', 'region = ''us''', 'region IS NULL', batch_size => 1000, adaptive => false);
+UPDATE wide_update SET region = 'us' WHERE region IS NULL;
+SELECT pg_table_size('wide') <= 1.3 * :size_before AS backfill_within_1_3x,
+       pg_table_size('wide_update') >= 1.9 * :size_before AS update_doubles,
+       (SELECT count(*) FROM wide WHERE region = 'us') AS filled;
 
 -- Progress is also visible in the job table, one row per job, written with each batch.
 SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'done') AS done
@@ -86,16 +108,36 @@ CALL zdm.backfill('orders', 'region = ''x''', 'region');
 CALL zdm.backfill('orders', 'id = id + 1', 'true');
 CALL zdm.backfill('orders', 'region = ''x''', 'true', batch_size => 0);
 CALL zdm.backfill('orders', 'region = ''x''', 'true', batch_size => -5);
+CALL zdm.backfill('orders', 'region = ''x''', 'true', min_batch_size => 0);
 CALL zdm.backfill('orders', 'region = ''x''', 'true', sleep_ms => -1);
 CALL zdm.backfill('orders', 'region = ''x''', 'true', lock_timeout => '-1 s');
+CALL zdm.backfill('orders', 'region = ''x''', 'true', lock_timeout => '0');
+CALL zdm.backfill('orders', 'region = ''x''', 'true', lock_retries => -1);
 CALL zdm.backfill('orders', 'region = ''x''', 'true', max_replica_lag => '-5 min');
 CALL zdm.backfill('orders', 'region = ''x''', 'true', target_batch_ms => 0);
 CALL zdm.backfill('orders', 'region = ''x''', 'true', min_batch_size => 10, max_batch_size => 5);
 CALL zdm.backfill(NULL, 'region = ''x''', 'true');
 CALL zdm.backfill('orders', NULL, 'true');
 CALL zdm.backfill('orders', 'region = ''x''', NULL);
+CALL zdm.backfill('orders', 'region = ''x''', 'true', batch_size => NULL);
+-- From a function the CALL is atomic (it cannot commit): refused the same way as in a transaction block.
+CREATE FUNCTION run_backfill() RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN CALL zdm.backfill('orders', 'region = ''x''', 'true'); END $$;
+SELECT run_backfill();
 SELECT count(*) FILTER (WHERE region = 'x') AS changed FROM orders;
 SELECT count(*) - :jobs_before AS new_jobs FROM zdm.backfill_jobs;
+
+-- A partitioned table: the query of the HINT above lists one CALL per leaf partition (each an ordinary
+-- table with its own key and rows); psql's \gexec runs them.
+INSERT INTO parted SELECT g, NULL FROM generate_series(0, 99) g;
+CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (100) TO (200) PARTITION BY RANGE (id);
+CREATE TABLE parted_2a PARTITION OF parted_2 FOR VALUES FROM (100) TO (150);
+CREATE TABLE parted_2b PARTITION OF parted_2 FOR VALUES FROM (150) TO (200);
+INSERT INTO parted SELECT g, NULL FROM generate_series(100, 199) g;
+SELECT format('CALL zdm.backfill(%L, %L, %L)', relid, 'v = 1', 'v IS NULL')
+  FROM pg_partition_tree('backfill_api.parted') WHERE isleaf \gexec
+SELECT tableoid::regclass AS partition, count(*) FILTER (WHERE v = 1) AS filled, count(*) AS total
+  FROM parted GROUP BY 1 ORDER BY 1;
 
 -- A failing batch (here: a division by zero at id 2500) rolls back only that batch; the job fails
 -- with the error and its progress row says how far it got (two batches of 1000 committed). Once the

@@ -3,18 +3,22 @@
 // updates a keyset range and the job's progress row together, so a job resumes exactly where it
 // stopped. Mirrors plpgsql's transaction control (pl_exec.c: exec_stmt_commit → SPI_commit) and
 // plpython's subtransactions (plpy_subxactobject.c) for retrying a batch after a lock timeout.
+#include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "backfill/backfill.hpp"
 #include "backfill/pure/batch_size.hpp"
+#include "backfill/reclaim.hpp"
 #include "pg/boundary.hpp"
 
 extern "C" {
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -30,6 +34,7 @@ extern "C" {
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/itemptr.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
@@ -39,6 +44,7 @@ extern "C" {
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -61,6 +67,9 @@ namespace {
 // survives the job's own commits.
 constexpr uint32 kLockSpace = 0x7A646D00;
 
+// zdm.backfill_notice_interval: how often CALL reports progress as a NOTICE (ms; 0: every batch).
+int notice_interval_ms = 10000;
+
 struct Options {
   int64 batch_size = 1000;
   bool adaptive = true;
@@ -79,8 +88,8 @@ using Row = std::vector<Value>;
 
 // ---- SPI, always through pg::call ----------------------------------------------------------------
 
-// Runs `sql` with text parameters ($n::type casts in the SQL), returns the rows as text.
-std::vector<Row> query(const std::string& sql, const std::vector<Value>& params, int64* processed = nullptr) {
+// Runs `sql` with text parameters ($n::type casts in the SQL); returns SPI's result table (or null).
+SPITupleTable* execute(const std::string& sql, const std::vector<Value>& params, uint64* count) {
   int n = static_cast<int>(params.size());
   std::vector<Oid> types(n, TEXTOID);
   std::vector<Datum> values(n);
@@ -99,10 +108,16 @@ std::vector<Row> query(const std::string& sql, const std::vector<Value>& params,
   const char* nl = nulls.data();
   int rc = pg::call([&] { return SPI_execute_with_args(text, n, t, v, nl, false, 0); });
   if (rc < 0) throw std::runtime_error("SPI_execute_with_args failed: " + sql);
-  uint64 count = SPI_processed;
+  *count = SPI_processed;
+  return SPI_tuptable;
+}
+
+// Runs `sql`, returns the rows as text.
+std::vector<Row> query(const std::string& sql, const std::vector<Value>& params, int64* processed = nullptr) {
+  uint64 count = 0;
+  SPITupleTable* table = execute(sql, params, &count);
   if (processed) *processed = static_cast<int64>(count);
   std::vector<Row> rows;
-  SPITupleTable* table = SPI_tuptable;
   if (table != nullptr) {
     int ncols = table->tupdesc->natts;
     for (uint64 r = 0; r < count; ++r) {
@@ -118,6 +133,23 @@ std::vector<Row> query(const std::string& sql, const std::vector<Value>& params,
   return rows;
 }
 
+// Runs `sql`, whose first column is a tid, and appends the block numbers of its rows to `out`.
+void collect_blocks(const std::string& sql, const std::vector<Value>& params, std::vector<uint32_t>& out) {
+  uint64 count = 0;
+  SPITupleTable* table = execute(sql, params, &count);
+  if (table == nullptr) return;
+  out.reserve(out.size() + count);
+  for (uint64 r = 0; r < count; ++r) {
+    int64 blk = pg::call([&] {
+      bool isnull = false;
+      Datum d = SPI_getbinval(table->vals[r], table->tupdesc, 1, &isnull);
+      return isnull ? int64{-1} : static_cast<int64>(ItemPointerGetBlockNumberNoCheck(reinterpret_cast<ItemPointer>(DatumGetPointer(d))));
+    });
+    if (blk >= 0 && (out.empty() || out.back() != static_cast<uint32_t>(blk))) out.push_back(static_cast<uint32_t>(blk));
+  }
+  pg::call([&] { SPI_freetuptable(table); });
+}
+
 Value scalar(const std::string& sql, const std::vector<Value>& params) {
   auto rows = query(sql, params);
   if (rows.empty() || rows[0].empty()) return std::nullopt;
@@ -129,7 +161,42 @@ std::string quote_ident(const std::string& s) {
   return q;
 }
 
+std::string quote_literal(const std::string& s) {
+  const char* q = pg::call([&] { return quote_literal_cstr(s.c_str()); });
+  return q;
+}
+
 std::string num(int64 v) { return std::to_string(v); }
+
+// A duration as PostgreSQL prints a setting in ms: "50ms", "1s", "2min".
+std::string ms_text(int64 ms) {
+  if (ms % 60000 == 0) return num(ms / 60000) + "min";
+  if (ms % 1000 == 0) return num(ms / 1000) + "s";
+  return num(ms) + "ms";
+}
+
+// A JSON array of strings, for the job's list of skipped (locked) keys.
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+        out += buf;
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  return out + "]";
+}
 
 // The relation's schema-qualified, quoted name, looked up again by OID (after every commit).
 std::optional<std::string> relation_name(Oid relid) {
@@ -174,6 +241,54 @@ bool table_busy(Oid relid) {
 
 // ---- validation ----------------------------------------------------------------------------------
 
+void sleep_ms(int64 ms) {
+  if (ms <= 0) return;
+  pg::call([&] {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  });
+}
+
+// A lock timeout or a deadlock: the batch can be tried again, without the rows that are locked.
+bool is_retryable(int code) {
+  return code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_T_R_DEADLOCK_DETECTED;
+}
+
+// Runs `fn` in a subtransaction with lock_timeout set to `ms` for it alone (a GUC nest level, as a
+// function's SET clause has: the caller's setting is back afterwards, also inside the caller's
+// transaction block). Returns null, or the error that rolled the subtransaction back.
+template <typename Fn>
+ErrorData* with_lock_timeout(int ms, Fn&& fn) {
+  MemoryContext oldcontext = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  const std::string value = num(ms) + "ms";
+  const char* v = value.c_str();
+  pg::call([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(oldcontext);
+  try {
+    int level = pg::call([&] {
+      int l = NewGUCNestLevel();
+      (void)set_config_option("lock_timeout", v, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+      return l;
+    });
+    fn();
+    pg::call([&] {
+      AtEOXact_GUC(true, level);
+      ReleaseCurrentSubTransaction();
+    });
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+    return nullptr;
+  } catch (const pg::PgError& e) {
+    MemoryContextSwitchTo(oldcontext);
+    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });  // also unwinds the GUC nest level
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+    return e.data();
+  }
+}
+
 int64 interval_ms(Datum d) {
   Interval* iv = DatumGetIntervalP(d);
   return iv->time / 1000 + (static_cast<int64>(iv->day) + static_cast<int64>(iv->month) * 30) * 86400000LL;
@@ -202,6 +317,17 @@ Key find_key(Oid relid) {
     key.type = *rows[0][1];
   }
   return key;
+}
+
+// Whether the table's access method can scan a range of ctids (heap can; an AM without
+// scan_set_tidrange gives the ctid walk nothing to stand on).
+bool has_tid_range_scan(Oid relid) {
+  return pg::call([&] {
+    Relation r = relation_open(relid, AccessShareLock);
+    bool ok = r->rd_tableam != nullptr && r->rd_tableam->scan_set_tidrange != nullptr;
+    relation_close(r, AccessShareLock);
+    return ok;
+  });
 }
 
 // The clauses are pasted into the batch statements, so each must stand on its own: the set clause
@@ -259,29 +385,83 @@ std::vector<std::string> check_clauses(const std::string& rel, const std::string
   return targets;
 }
 
-// The batch statements, built from plain values after every commit.
+// The batch statements, built from plain values after every commit. A keyset range is (lower, upper]
+// by key ($1 NULL on the first batch); a ctid range is the blocks [$1, $2). One deferred entry is a
+// key ($1) or a block ($1).
 struct Statements {
-  std::string boundary;  // keyset: the next boundary ($1 last, $2 upper, $3 offset)
-  std::string update;    // $1 lower (exclusive; NULL on the first batch), $2 upper (inclusive)
+  std::string boundary;     // keyset: the next boundary ($1 last, $2 upper, $3 offset)
+  std::string update;       // the range
+  std::string update_free;  // the range's rows that can be locked at once (SKIP LOCKED); RETURNING key/ctid
+  std::string matching;     // the range's rows the where clause matches: key/ctid as text
+  std::string old_rows;     // keyset: ctids of the range's matching rows (their pages are reclaimed later)
+  std::string ends;         // keyset: ctids of the range's first and last rows
+  std::string update_one;   // one deferred entry
+  std::string range;        // the range condition
+  std::string one;          // one deferred entry's condition
+  std::string rel;
 };
 
 Statements statements(const std::string& rel, const Key& key, const std::string& set_clause,
                       const std::string& where_clause) {
   Statements s;
-  std::string user = "SET\n" + set_clause + "\nWHERE (\n" + where_clause + "\n)";
+  s.rel = rel;
+  const std::string where = "(\n" + where_clause + "\n)";
+  const std::string head = "UPDATE ONLY " + rel + " SET\n" + set_clause + "\nWHERE " + where;
+  std::string kx;
   if (key.ctid) {
-    s.update = "UPDATE ONLY " + rel + " " + user +
-               " AND ctid >= format('(%s,0)', $1::text)::tid AND ctid < format('(%s,0)', $2::text)::tid";
+    kx = "ctid";
+    s.range = "ctid >= format('(%s,0)', $1::text)::tid AND ctid < format('(%s,0)', $2::text)::tid";
+    s.one = "ctid >= format('(%s,0)', $1::text)::tid AND ctid < format('(%s,0)', ($1::bigint + 1)::text)::tid";
   } else {
     const std::string& k = key.column;
     const std::string& t = key.type;
+    kx = k;
+    s.range = "($1::text IS NULL OR " + k + " > $1::text::" + t + ") AND " + k + " <= $2::text::" + t;
+    s.one = k + " = $1::text::" + t;
     // The output column has its own name: ORDER BY k must sort by the key, not by its text.
-    s.boundary = "SELECT " + k + "::text AS zdm_boundary FROM ONLY " + rel + " WHERE ($1::text IS NULL OR " + k + " > $1::text::" + t +
-                 ") AND " + k + " <= $2::text::" + t + " ORDER BY " + k + " OFFSET $3::bigint LIMIT 1";
-    s.update = "UPDATE ONLY " + rel + " " + user + " AND ($1::text IS NULL OR " + k + " > $1::text::" + t + ") AND " +
-               k + " <= $2::text::" + t;
+    s.boundary = "SELECT " + k + "::text AS zdm_boundary FROM ONLY " + rel + " WHERE ($1::text IS NULL OR " + k +
+                 " > $1::text::" + t + ") AND " + k + " <= $2::text::" + t + " ORDER BY " + k +
+                 " OFFSET $3::bigint LIMIT 1";
+    s.old_rows = "SELECT ctid FROM ONLY " + rel + " WHERE " + where + " AND " + s.range;
+    s.ends = "(SELECT ctid FROM ONLY " + rel + " WHERE " + s.range + " ORDER BY " + k + " LIMIT 1) UNION ALL (SELECT ctid FROM ONLY " +
+             rel + " WHERE " + k + " = $2::text::" + t + ")";
   }
+  s.update = head + " AND " + s.range;
+  s.update_free = head + " AND " + s.range + " AND " + kx + " IN (SELECT " + kx + " FROM ONLY " + rel + " WHERE " +
+                  where + " AND " + s.range + " FOR UPDATE SKIP LOCKED) RETURNING " + kx + "::text";
+  s.matching = "SELECT " + kx + "::text FROM ONLY " + rel + " WHERE " + where + " AND " + s.range;
+  s.update_one = head + " AND " + s.one;
   return s;
+}
+
+// Who holds the lock that a batch waited for: the session (or prepared transaction) whose
+// transaction is the xmax of a row in `cond`, else one holding a table lock that blocks UPDATE.
+// `cond` is Statements::range or ::one, with its parameters.
+std::string lock_holder(const Statements& s, Oid relid, const std::string& cond, const std::vector<Value>& params) {
+  const std::string xmax = "(SELECT xmax FROM ONLY " + s.rel + " WHERE " + cond + " AND xmax <> '0'::xid)";
+  auto rows = query(
+      "SELECT who FROM ("
+      " SELECT 1 AS o, 'pid ' || a.pid || ': ' || coalesce(rtrim(left(a.query, 300), E' \\n\\t;'), '<query not visible>') AS who"
+      "   FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.backend_xid IN " + xmax +
+      " UNION ALL"
+      " SELECT 2, 'prepared transaction ' || quote_literal(p.gid) FROM pg_prepared_xacts p WHERE p.transaction IN " + xmax +
+      " UNION ALL"
+      // A prepared transaction's locks have no pid; its xid lock has the same virtualtransaction.
+      " SELECT 4, 'prepared transaction ' || quote_literal(p.gid) FROM pg_locks l"
+      "   JOIN pg_locks x ON x.locktype = 'transactionid' AND x.virtualtransaction = l.virtualtransaction AND x.pid IS NULL"
+      "   JOIN pg_prepared_xacts p ON p.transaction = x.transactionid"
+      "  WHERE l.pid IS NULL AND l.locktype = 'relation' AND l.database = " + num(MyDatabaseId) + "::oid AND l.relation = " + num(relid) +
+      "::oid AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
+      " UNION ALL"
+      " SELECT 3, 'pid ' || a.pid || ': ' || coalesce(rtrim(left(a.query, 300), E' \\n\\t;'), '<query not visible>')"
+      "   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+      "  WHERE l.locktype = 'relation' AND l.database = " + num(MyDatabaseId) + "::oid AND l.relation = " + num(relid) +
+      "::oid AND l.pid <> pg_backend_pid()"
+      "    AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')"
+      ") w ORDER BY o LIMIT 1",
+      params);
+  if (rows.empty() || !rows[0][0]) return "the blocking session is not visible";
+  return "blocked by " + *rows[0][0];
 }
 
 Options read_options(FunctionCallInfo fcinfo) {
@@ -338,9 +518,10 @@ int64 create_job(FunctionCallInfo fcinfo, const char* runner) {
   char kind = pg::call([&] { return get_rel_relkind(relid); });
   if (kind == RELKIND_PARTITIONED_TABLE)
     throw UserError(sqlstate::kFeatureNotSupported, "zdm.backfill does not walk partitioned table " + *rel,
-                    "Each partition holds its own rows and locks; a backfill runs on one partition at a time.",
-                    "Run one backfill per partition: SELECT format('CALL zdm.backfill(%L, ...)', inhrelid::regclass) "
-                    "FROM pg_inherits WHERE inhparent = '" + *rel + "'::regclass;");
+                    "Each partition holds its own rows, key and locks; a backfill walks one partition at a time.",
+                    "Run one backfill per leaf partition, e.g. in psql: SELECT format('CALL zdm.backfill(%L, %L, %L)', "
+                    "relid, " + quote_literal(set_clause) + ", " + quote_literal(where_clause) +
+                    ") FROM pg_partition_tree(" + quote_literal(*rel) + ") WHERE isleaf \\gexec");
   if (kind != RELKIND_RELATION)
     throw UserError(sqlstate::kWrongObjectType, "\"" + *rel + "\" is not a table",
                     "zdm.backfill updates the rows of an ordinary table.");
@@ -355,13 +536,33 @@ int64 create_job(FunctionCallInfo fcinfo, const char* runner) {
         throw UserError(sqlstate::kFeatureNotSupported, "zdm.backfill cannot change the key column " + key.column,
                         "The job walks " + *rel + " by " + key.column + "; rows whose key changes would be missed or updated twice.");
   }
-  // Parse analysis of the real statement: unknown columns, wrong types, a non-boolean where clause.
+  // Parse analysis of the real statements: unknown columns, wrong types, a non-boolean where clause.
+  // It locks the table ROW EXCLUSIVE, as the batches will: bounded by lock_timeout and retried like a
+  // batch, so that a table lock held elsewhere fails the call clearly instead of stalling it.
   Statements s = statements(*rel, key, set_clause, where_clause);
-  {
-    const char* text = s.update.c_str();
-    Oid types[2] = {TEXTOID, TEXTOID};
-    pg::call([&] { SPI_freeplan(SPI_prepare(text, 2, types)); });
+  for (int attempt = 0;; ++attempt) {
+    ErrorData* err = with_lock_timeout(o.lock_timeout_ms, [&] {
+      for (const std::string* sql : {&s.update, &s.update_free}) {
+        const char* text = sql->c_str();
+        Oid types[2] = {TEXTOID, TEXTOID};
+        pg::call([&] { SPI_freeplan(SPI_prepare(text, 2, types)); });
+      }
+    });
+    if (err == nullptr) break;
+    if (!is_retryable(err->sqlerrcode)) throw pg::PgError(err);
+    if (attempt >= o.lock_retries)
+      throw UserError(sqlstate::kLockNotAvailable, "could not start a backfill of " + *rel + ": it stayed locked",
+                      "Locking it for UPDATE timed out " + num(attempt + 1) + " time" + (attempt ? "s" : "") +
+                          " (lock_timeout " + ms_text(o.lock_timeout_ms) + ", lock_retries " + num(o.lock_retries) +
+                          "); " + lock_holder(s, relid, "false", {Value(), Value()}) + ".",
+                      "Let the blocking transaction finish (or end it), then start the backfill again.");
+    sleep_ms(retry_backoff_ms(attempt + 1, 10, 1000));
   }
+  if (key.ctid && !has_tid_range_scan(relid))
+    throw UserError(sqlstate::kFeatureNotSupported, "zdm.backfill cannot walk " + *rel,
+                    "It has no primary key or unique NOT NULL single-column btree index, and its access method "
+                    "cannot scan ctid ranges.",
+                    "Give it a key first, e.g. ALTER TABLE " + *rel + " ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;");
   if (!try_lock_table(relid)) {
     auto other = scalar("SELECT id::text FROM zdm.backfill_jobs WHERE relid = $1::oid AND state IN ('running', 'waiting for replica') ORDER BY id DESC LIMIT 1",
                         {num(relid)});
@@ -414,6 +615,7 @@ struct Job {
   Value lower, upper, last;
   Options o;
   int64 rows_done = 0, batches = 0, current = 0;
+  int64 rows_per_block = 100;  // the table's density when the job (re)started
 };
 
 Job load_job(int64 id) {
@@ -454,12 +656,13 @@ Job load_job(int64 id) {
   return j;
 }
 
-void sleep_ms(int64 ms) {
-  if (ms <= 0) return;
-  pg::call([&] {
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
+// Each batch runs in READ COMMITTED whatever the session's or role's default: a concurrent update of
+// a row is then followed to its newest version (EvalPlanQual), not a serialization failure. Must be
+// called at the start of a transaction, before its first snapshot (check_XactIsoLevel).
+void read_committed() {
+  pg::call([] {
+    (void)set_config_option("transaction_isolation", "read committed", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_LOCAL, true, 0, false);
   });
 }
 
@@ -472,6 +675,7 @@ MemoryContext worker_context = nullptr;
 void commit() {
   if (!in_worker) {
     pg::call([] { SPI_commit(); });
+    read_committed();
     return;
   }
   pg::call([] {
@@ -480,17 +684,20 @@ void commit() {
     CommitTransactionCommand();
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
+  });
+  read_committed();
+  pg::call([] {
     PushActiveSnapshot(GetTransactionSnapshot());
     SPI_connect();
     MemoryContextSwitchTo(worker_context);
   });
 }
 
-bool is_retryable(int code) {
-  return code == ERRCODE_LOCK_NOT_AVAILABLE || code == ERRCODE_T_R_DEADLOCK_DETECTED;
-}
-
 enum class Outcome { Done, Paused, Cancelled };
+
+// How a walk batch treats rows locked by other transactions: wait for them (up to lock_timeout), or
+// update only the rows it can lock at once and skip the others (SELECT ... FOR UPDATE SKIP LOCKED).
+enum class Mode { Wait, SkipLocked };
 
 // Result of one batch attempt inside a subtransaction.
 struct Attempt {
@@ -500,18 +707,17 @@ struct Attempt {
   int64 rows = 0;
   Value hi;
   bool last = false;
+  std::vector<std::string> locked;  // skipped keys (blocks) whose rows were locked
+  std::string holder;               // who held the first of them
+  std::vector<uint32_t> blocks;     // heap blocks of the old versions of the rows it updated
   ErrorData* error = nullptr;
 };
 
-// One batch: lock the job row, find the boundary, UPDATE the range, write the progress — in one
-// subtransaction, so a lock timeout rolls back only this attempt (plpy_subxactobject.c).
-// A range skipped because a row in it stayed locked: (lo, hi] by key, or blocks [lo, hi).
-struct Range {
-  Value lo, hi;
-};
-
-Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64 size,
-                      const Range* deferred = nullptr) {
+// Runs `body` in a subtransaction after locking the job row and checking that it is still running,
+// so a lock timeout rolls back only this attempt (plpy_subxactobject.c). The body runs the batch's
+// statements and writes its progress in the same transaction.
+template <typename Body>
+Attempt in_subtransaction(const Job& j, Body&& body) {
   Attempt a;
   MemoryContext oldcontext = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
@@ -522,36 +728,8 @@ Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64
     if (!state || (*state != "running" && *state != "waiting for replica")) {
       a.stopped = true;
       a.stopped_state = state.value_or("cancelled");
-    } else if (deferred != nullptr) {
-      // A skipped range, retried after the walk; it leaves the list in the transaction that does it.
-      a.hi = deferred->hi;
-      query(s.update, {deferred->lo, deferred->hi}, &a.rows);
-      query("UPDATE zdm.backfill_jobs SET deferred = deferred - 0, rows_done = rows_done + $2::bigint, "
-            " batches = batches + 1, state = 'running', updated_at = clock_timestamp(), last_error = NULL "
-            " WHERE id = $1::bigint",
-            {num(j.id), num(a.rows)});
     } else {
-      if (j.key.ctid) {
-        int64 lo = j.last ? std::stoll(*j.last) : 0;
-        int64 up = std::stoll(*j.upper);
-        int64 hi = std::min(up, lo + std::max<int64>(1, size));
-        a.hi = num(hi);
-        a.last = hi >= up;
-        query(s.update, {num(lo), num(hi)}, &a.rows);
-      } else {
-        a.hi = scalar(s.boundary, {j.last, j.upper, num(size - 1)});
-        if (!a.hi) {
-          a.hi = j.upper;
-          a.last = true;
-        } else if (*a.hi == *j.upper) {
-          a.last = true;
-        }
-        query(s.update, {j.last, a.hi}, &a.rows);
-      }
-      query("UPDATE zdm.backfill_jobs SET last_key = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
-            " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), last_error = NULL "
-            " WHERE id = $1::bigint",
-            {num(j.id), a.hi, num(a.rows), num(size)});
+      body(a);
     }
     pg::call([] { ReleaseCurrentSubTransaction(); });
     MemoryContextSwitchTo(oldcontext);
@@ -563,27 +741,96 @@ Attempt attempt_batch(Job& j, const std::string& rel, const Statements& s, int64
     MemoryContextSwitchTo(oldcontext);
     CurrentResourceOwner = oldowner;
     a.error = e.data();
+    a.blocks.clear();
+    a.locked.clear();
   }
   return a;
 }
 
-void set_lock_timeout(int ms) {
-  query("SELECT set_config('lock_timeout', $1, true)", {num(ms) + "ms"});
+// The block of a ctid's text form "(b,o)".
+std::string block_of(const std::string& ctid) {
+  size_t comma = ctid.find(',');
+  return ctid.substr(1, comma == std::string::npos ? std::string::npos : comma - 1);
 }
 
-// Who holds a row lock in the range: the session whose transaction is the xmax of a row there.
-std::string blocker(const std::string& rel, const Job& j, const Value& lo, const Value& hi_bound) {
-  std::string range;
-  if (j.key.ctid)
-    range = "ctid >= format('(%s,0)', $1::text)::tid AND ctid < format('(%s,0)', $2::text)::tid";
-  else
-    range = "($1::text IS NULL OR " + j.key.column + " > $1::text::" + j.key.type + ") AND " + j.key.column +
-            " <= $2::text::" + j.key.type;
-  auto rows = query("SELECT a.pid::text, left(a.query, 200) FROM pg_stat_activity a WHERE a.backend_xid IN "
-                    "(SELECT xmax FROM ONLY " + rel + " WHERE " + range + " AND xmax <> '0'::xid) LIMIT 1",
-                    {lo, hi_bound});
-  if (rows.empty()) return "the blocking session is not visible";
-  return "blocked by pid " + rows[0][0].value_or("?") + ": " + rows[0][1].value_or("<query not visible>");
+// One batch of the walk: the range after j.last of `size` keys (or blocks).
+// `size` is in keys (blocks for a ctid walk); `rows` the batch size in rows, for the status view.
+Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mode mode) {
+  return in_subtransaction(j, [&](Attempt& a) {
+    Value lo;
+    if (j.key.ctid) {
+      int64 from = j.last ? std::stoll(*j.last) : 0;
+      int64 up = std::stoll(*j.upper);
+      int64 to = std::min(up, from + std::max<int64>(1, size));
+      lo = num(from);
+      a.hi = num(to);
+      a.last = to >= up;
+      for (int64 b = from; b < to; ++b) a.blocks.push_back(static_cast<uint32_t>(b));
+    } else {
+      lo = j.last;
+      a.hi = scalar(s.boundary, {j.last, j.upper, num(size - 1)});
+      if (!a.hi || *a.hi == *j.upper) {
+        a.hi = j.upper;
+        a.last = true;
+      }
+      // The pages holding the rows it updates, whose old versions are reclaimed after the next batch.
+      // In a table laid out in key order (loaded or appended in key order: the common case) they are
+      // the blocks between the range's first and last rows, found with two index probes; otherwise
+      // (the span is much wider than the range's rows could fill) they are read row by row.
+      std::vector<uint32_t> ends;
+      collect_blocks(s.ends, {lo, a.hi}, ends);
+      int64 expected = size / std::max<int64>(1, j.rows_per_block) + 1;
+      if (ends.size() == 2 && ends[0] <= ends[1] && static_cast<int64>(ends[1] - ends[0]) <= 2 * expected + 16) {
+        for (uint32_t b = ends[0]; b <= ends[1]; ++b) a.blocks.push_back(b);
+      } else {
+        collect_blocks(s.old_rows, {lo, a.hi}, a.blocks);
+      }
+    }
+    if (mode == Mode::Wait) {
+      query(s.update, {lo, a.hi}, &a.rows);
+    } else {
+      // The rows it could lock are updated now; the ones that are locked stay for later. The rows the
+      // where clause still matches, less those just updated, are the locked ones.
+      std::set<std::string> updated;
+      for (auto& r : query(s.update_free, {lo, a.hi})) updated.insert(r[0].value_or(""));
+      a.rows = static_cast<int64>(updated.size());
+      std::set<std::string> seen;
+      for (auto& r : query(s.matching, {lo, a.hi})) {
+        std::string k = r[0].value_or("");
+        if (updated.count(k)) continue;
+        if (j.key.ctid) k = block_of(k);
+        if (seen.insert(k).second) a.locked.push_back(k);
+      }
+      if (!a.locked.empty()) a.holder = lock_holder(s, j.relid, s.one, {a.locked.front()});
+    }
+    std::string note;
+    if (!a.locked.empty())
+      note = "skipped " + num(static_cast<int64>(a.locked.size())) + (j.key.ctid ? " block" : " row") +
+             (a.locked.size() == 1 ? "" : "s") + " with locked rows for now (" + a.holder + ")";
+    query("UPDATE zdm.backfill_jobs SET last_key = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
+          " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
+          " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint",
+          {num(j.id), a.hi, num(a.rows), num(rows), json_array(a.locked),
+           note.empty() ? Value() : Value(note)});
+  });
+}
+
+// One skipped entry, retried after the walk; it leaves the list in the transaction that does it.
+Attempt deferred_batch(const Job& j, const Statements& s, const std::string& entry) {
+  return in_subtransaction(j, [&](Attempt& a) {
+    if (j.key.ctid)
+      query(s.update, {entry, num(std::stoll(entry) + 1)}, &a.rows);
+    else
+      query(s.update_one, {entry}, &a.rows);
+    query("UPDATE zdm.backfill_jobs SET deferred = deferred - $2, rows_done = rows_done + $3::bigint, "
+          " batches = batches + 1, state = 'running', updated_at = clock_timestamp(), last_error = NULL "
+          " WHERE id = $1::bigint",
+          {num(j.id), entry, num(a.rows)});
+  });
+}
+
+void set_lock_timeout(int ms) {
+  query("SELECT set_config('lock_timeout', $1, true)", {num(ms) + "ms"});
 }
 
 // The highest replay lag of any streaming replica, in ms (0 when none lags).
@@ -593,13 +840,12 @@ int64 replica_lag_ms() {
   return v ? std::stoll(*v) : 0;
 }
 
-void report_activity(const Job& j, bool worker) {
+void report_activity(const Job& j) {
   char buf[256];
   snprintf(buf, sizeof buf, "zdm backfill job %lld: %lld rows in %lld batches, last key %s",
            static_cast<long long>(j.id), static_cast<long long>(j.rows_done), static_cast<long long>(j.batches),
            j.last ? j.last->c_str() : "-");
   pg::call([&] { pgstat_report_activity(STATE_RUNNING, buf); });
-  (void)worker;
 }
 
 void fail_job(int64 id, const std::string& message) {
@@ -609,8 +855,32 @@ void fail_job(int64 id, const std::string& message) {
   commit();
 }
 
+// Records a failure and returns the error to raise. The job keeps its progress and skipped entries:
+// zdm.backfill_resume(id) continues from there.
+// `what` is the message's subject, `how` the detail's first sentence, without its end.
+UserError lock_failure(const Job& j, const std::string& what, const std::string& how, const std::string& holder) {
+  std::string message = "backfill job " + num(j.id) + " stopped: " + what + " stayed locked";
+  std::string detail = how + " (lock_timeout " + ms_text(j.o.lock_timeout_ms) + ", lock_retries " +
+                       num(j.o.lock_retries) + "); " + holder + ".";
+  fail_job(j.id, message + ": " + detail);
+  return UserError(sqlstate::kLockNotAvailable, message, detail,
+                   "Let the blocking transaction finish (or end it), then resume the job: SELECT zdm.backfill_resume(" +
+                       num(j.id) + ");");
+}
+
+[[noreturn]] void table_dropped(const Job& j) {
+  fail_job(j.id, "relation with OID " + num(j.relid) + " was dropped");
+  throw UserError(sqlstate::kUndefinedTable, "backfill job " + num(j.id) + ": its table was dropped");
+}
+
 // Runs a job from its last committed batch to the end. Caller holds the table's backfill lock and an
-// SPI connection that is non-atomic. Returns how the job ended; a failure is recorded and thrown.
+// SPI connection. Returns how the job ended; a failure is recorded and thrown.
+//
+// Locked rows: a batch waits at most lock_timeout for a row lock. When it times out, the same range
+// runs again at once with SKIP LOCKED: the free rows are done, the locked ones are recorded as
+// skipped (in the same transaction), so a long-held row lock stalls the walk one lock_timeout only.
+// After the walk, skipped entries are retried, each attempt bounded by lock_timeout, with a backoff
+// between rounds; an entry still locked after lock_retries retries fails the job, naming the holder.
 Outcome run_job(int64 id, bool worker) {
   Job j = load_job(id);
   query("UPDATE zdm.backfill_jobs SET pid = $2::int, state = 'running', runner = $3, updated_at = clock_timestamp() "
@@ -621,25 +891,25 @@ Outcome run_job(int64 id, bool worker) {
   policy.min_size = j.o.min_batch_size;
   policy.max_size = j.o.max_batch_size;
   policy.target_ms = j.o.target_batch_ms;
-  int64 size = j.key.ctid ? j.current : clamp_batch_size(policy, j.current);
+  int64 size = clamp_batch_size(policy, j.current);
   if (!j.o.adaptive) size = j.o.batch_size;
-  // ctid walks count blocks: turn the row size into blocks by the table's density at start.
-  int64 rows_per_block = 1;
-  if (j.key.ctid) {
+  // The table's density: ctid walks turn the row size into blocks by it; keyset walks check with it
+  // that a range's rows lie in one span of blocks.
+  {
     auto d = scalar("SELECT CASE WHEN reltuples > 0 AND relpages > 0 THEN greatest(1, (reltuples / relpages)::bigint) ELSE 100 END::text FROM pg_class WHERE oid = $1::oid",
                     {num(j.relid)});
-    rows_per_block = d ? std::max<int64>(1, std::stoll(*d)) : 1;
+    j.rows_per_block = d ? std::max<int64>(1, std::stoll(*d)) : 100;
   }
-  int attempts = 0;
+  const int64 rows_per_block = j.rows_per_block;
+  // Blocks of the batch before the last: their dead versions are reclaimed one batch late, when no
+  // snapshot that the batch's commit raced with can still need them.
+  std::vector<uint32_t> pending;
   auto last_notice = std::chrono::steady_clock::now();
   bool done = !j.upper.has_value() || (j.last && j.upper && *j.last == *j.upper);
   while (!done) {
     pg::call([] { CHECK_FOR_INTERRUPTS(); });
     auto rel = relation_name(j.relid);
-    if (!rel) {
-      fail_job(id, "relation with OID " + num(j.relid) + " was dropped");
-      throw UserError(sqlstate::kUndefinedTable, "backfill job " + num(id) + ": its table was dropped");
-    }
+    if (!rel) table_dropped(j);
     // Replica lag: wait, visibly, while any streaming replica replays further behind than allowed.
     if (j.o.max_replica_lag_ms >= 0) {
       bool waiting = false;
@@ -657,60 +927,59 @@ Outcome run_job(int64 id, bool worker) {
       }
     }
     Statements s = statements(*rel, j.key, j.set_clause, j.where_clause);
-    set_lock_timeout(j.o.lock_timeout_ms);
     int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : size;
+    set_lock_timeout(j.o.lock_timeout_ms);
     auto t0 = std::chrono::steady_clock::now();
-    Attempt a = attempt_batch(j, *rel, s, step);
+    Attempt a = walk_batch(j, s, step, size, Mode::Wait);
+    if (!a.ok && !a.stopped && is_retryable(a.error->sqlerrcode)) {
+      // A row (or the table) stayed locked for lock_timeout: the same range again, skipping locked
+      // rows. If even that times out (a table lock, or locks taken by the set clause), retry it with
+      // a backoff, then give up naming the holder.
+      int tries = 0;
+      while (true) {
+        commit();
+        set_lock_timeout(j.o.lock_timeout_ms);
+        t0 = std::chrono::steady_clock::now();
+        a = walk_batch(j, s, step, size, Mode::SkipLocked);
+        if (a.ok || a.stopped || !is_retryable(a.error->sqlerrcode)) break;
+        if (++tries > j.o.lock_retries) {
+          commit();
+          Value lo = j.key.ctid ? Value(j.last.value_or("0")) : j.last;
+          std::string holder = lock_holder(s, j.relid, s.range, {lo, a.hi ? a.hi : j.upper});
+          std::string batch = j.last ? "The batch after " + std::string(j.key.ctid ? "block " : "key ") + *j.last
+                                     : std::string("The first batch");
+          throw lock_failure(j, *rel,
+                             batch + " timed out " + num(tries + 1) + " times, the last " + num(tries) +
+                                 " even skipping locked rows",
+                             holder);
+        }
+        commit();
+        sleep_ms(retry_backoff_ms(tries, 10, 1000));
+      }
+    }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (a.stopped) {
       commit();
       return a.stopped_state == "paused" ? Outcome::Paused : Outcome::Cancelled;
     }
     if (!a.ok) {
-      int code = a.error->sqlerrcode;
-      std::string msg = a.error->message ? a.error->message : "error";
-      if (!is_retryable(code)) {
-        // The batch rolled back; record the failure (the progress row still says the last good batch).
-        ErrorData* e = a.error;
-        fail_job(id, msg);
-        throw pg::PgError(e);
-      }
-      ++attempts;
-      if (attempts <= j.o.lock_retries) {
-        commit();
-        sleep_ms(retry_backoff_ms(attempts, 10, 1000));
-        continue;
-      }
-      if (size > 1) {
-        // Keeps timing out: split the batch so the rows that are free get done, then retry the rest.
-        size = std::max<int64>(1, size / 2);
-        attempts = 0;
-        commit();
-        continue;
-      }
-      // One key (or block) whose row stays locked: skip it for now, in the same transaction that
-      // moves the walk past it, and retry it after the walk.
-      std::string who = blocker(*rel, j, j.last, a.hi);
-      query("UPDATE zdm.backfill_jobs SET deferred = deferred || jsonb_build_array(jsonb_build_array($2::text, $3::text)), "
-            " last_key = $3, updated_at = clock_timestamp(), last_error = $4 WHERE id = $1::bigint",
-            {num(id), j.last, a.hi, "skipped a locked row for now (" + who + ")"});
-      commit();
-      j.last = a.hi;
-      done = a.last;
-      attempts = 0;
-      size = j.o.adaptive ? clamp_batch_size(policy, j.o.batch_size) : j.o.batch_size;
-      continue;
+      // Any other error: the batch rolled back; record the failure (the progress row still says the
+      // last good batch).
+      ErrorData* e = a.error;
+      fail_job(id, e->message ? e->message : "error");
+      throw pg::PgError(e);
     }
-    attempts = 0;
     j.last = a.hi;
     j.rows_done += a.rows;
     j.batches += 1;
     done = a.last;
     commit();
-    report_activity(j, worker);
+    reclaim_blocks(j.relid, std::move(pending));
+    pending = std::move(a.blocks);
+    report_activity(j);
     if (j.o.adaptive) size = next_batch_size(policy, size, ms);
     auto now = std::chrono::steady_clock::now();
-    if (!worker && std::chrono::duration<double>(now - last_notice).count() >= 10.0) {
+    if (!worker && std::chrono::duration<double, std::milli>(now - last_notice).count() >= notice_interval_ms) {
       last_notice = now;
       long long rows = j.rows_done, b = j.batches;
       const char* last = j.last ? j.last->c_str() : "-";
@@ -718,46 +987,56 @@ Outcome run_job(int64 id, bool worker) {
     }
     if (!done) sleep_ms(j.o.sleep_ms);
   }
-  // The skipped ranges: retried until done (the job ends only when no row in range is left), each
-  // attempt bounded by lock_timeout, with a capped backoff in between; the blocker is in last_error.
+  // The skipped entries, retried until done: each attempt bounded by lock_timeout, rounds with a
+  // capped backoff in between; after lock_retries retries the job fails and names the holder.
   int rounds = 0;
   while (true) {
-    auto rows = query("SELECT deferred->0->>0, deferred->0->>1 FROM zdm.backfill_jobs "
-                      "WHERE id = $1::bigint AND jsonb_array_length(deferred) > 0", {num(id)});
-    if (rows.empty()) break;
-    Range r{rows[0][0], rows[0][1]};
+    std::vector<std::string> entries;
+    for (auto& r : query("SELECT e FROM zdm.backfill_jobs, jsonb_array_elements_text(deferred) e WHERE id = $1::bigint",
+                         {num(id)}))
+      entries.push_back(r[0].value_or(""));
+    if (entries.empty()) break;
     auto rel = relation_name(j.relid);
-    if (!rel) {
-      fail_job(id, "relation with OID " + num(j.relid) + " was dropped");
-      throw UserError(sqlstate::kUndefinedTable, "backfill job " + num(id) + ": its table was dropped");
-    }
+    if (!rel) table_dropped(j);
     Statements s = statements(*rel, j.key, j.set_clause, j.where_clause);
-    set_lock_timeout(j.o.lock_timeout_ms);
-    Attempt a = attempt_batch(j, *rel, s, 0, &r);
-    if (a.stopped) {
-      commit();
-      return a.stopped_state == "paused" ? Outcome::Paused : Outcome::Cancelled;
-    }
-    if (!a.ok) {
-      int code = a.error->sqlerrcode;
-      if (!is_retryable(code)) {
-        ErrorData* e = a.error;
-        fail_job(id, e->message ? e->message : "error");
-        throw pg::PgError(e);
+    std::optional<std::string> stuck;
+    std::string holder;
+    for (const auto& e : entries) {
+      set_lock_timeout(j.o.lock_timeout_ms);
+      Attempt a = deferred_batch(j, s, e);
+      if (a.stopped) {
+        commit();
+        return a.stopped_state == "paused" ? Outcome::Paused : Outcome::Cancelled;
       }
-      ++rounds;
-      std::string who = blocker(*rel, j, r.lo, r.hi);
-      query("UPDATE zdm.backfill_jobs SET last_error = $2, updated_at = clock_timestamp() WHERE id = $1::bigint",
-            {num(id), "waiting for a locked row (" + who + ")"});
+      if (!a.ok) {
+        if (!is_retryable(a.error->sqlerrcode)) {
+          ErrorData* err = a.error;
+          fail_job(id, err->message ? err->message : "error");
+          throw pg::PgError(err);
+        }
+        if (!stuck) {
+          stuck = e;
+          holder = lock_holder(s, j.relid, s.one, {e});
+        }
+      } else {
+        j.rows_done += a.rows;
+        j.batches += 1;
+      }
       commit();
-      sleep_ms(retry_backoff_ms(rounds, 10, 1000));
-      continue;
     }
-    rounds = 0;
-    j.rows_done += a.rows;
-    j.batches += 1;
+    if (!stuck) continue;
+    if (++rounds > j.o.lock_retries)
+      throw lock_failure(j, "a row of " + *rel,
+                         std::string(j.key.ctid ? "Block " : "Key ") + *stuck +
+                             " was skipped during the walk, then timed out " + num(rounds) + " time" +
+                             (rounds == 1 ? "" : "s") + " when retried",
+                         holder);
+    query("UPDATE zdm.backfill_jobs SET last_error = $2, updated_at = clock_timestamp() WHERE id = $1::bigint",
+          {num(id), "waiting for a locked row (" + std::string(j.key.ctid ? "block " : "key ") + *stuck + ", " + holder + ")"});
     commit();
+    sleep_ms(retry_backoff_ms(rounds, 10, 1000));
   }
+  reclaim_blocks(j.relid, std::move(pending));
   query("UPDATE zdm.backfill_jobs SET state = 'done', finished_at = clock_timestamp(), updated_at = clock_timestamp(), "
         " pid = NULL WHERE id = $1::bigint AND state IN ('running', 'waiting for replica')",
         {num(id)});
@@ -809,6 +1088,11 @@ void launch_worker(int64 id, Oid role) {
                     "Raise max_worker_processes, or run the job in a session: CALL zdm.backfill(...);");
 }
 
+// pg_stat_activity.query showed the job's progress while CALL ran; show the CALL again.
+void restore_activity() {
+  if (debug_query_string != nullptr) pg::call([] { pgstat_report_activity(STATE_RUNNING, debug_query_string); });
+}
+
 bool is_nonatomic_call(FunctionCallInfo fcinfo) {
   return fcinfo->context != nullptr && IsA(fcinfo->context, CallContext) &&
          !castNode(CallContext, fcinfo->context)->atomic;
@@ -841,6 +1125,11 @@ Datum text_result(const std::string& s) {
 void register_launcher();
 
 void init() {
+  DefineCustomIntVariable(
+      "zdm.backfill_notice_interval", "How often CALL zdm.backfill reports its progress as a NOTICE.",
+      "A NOTICE with the rows and batches done and the last key, at most once per interval; 0 reports "
+      "after every batch. The final NOTICE comes in any case.",
+      &notice_interval_ms, 10000, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   // Auto-resume after a restart needs a worker registered at server start.
   if (process_shared_preload_libraries_in_progress) register_launcher();
 }
@@ -871,8 +1160,10 @@ Datum zdm_backfill(PG_FUNCTION_ARGS) {
       pg::call([&] { ereport(NOTICE, (errmsg_internal("%s", m))); });
     } catch (...) {
       unlock_table();
+      restore_activity();
       throw;
     }
+    restore_activity();
     pg::call([] { SPI_finish(); });
     PG_RETURN_VOID();
   });
@@ -966,10 +1257,13 @@ void zdm_backfill_worker_main(Datum arg) {
   in_worker = true;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
-  PushActiveSnapshot(GetTransactionSnapshot());
   MemoryContextSwitchTo(worker_context);
   pg::guarded([&] {
-    pg::call([] { SPI_connect(); });
+    read_committed();
+    pg::call([] {
+      PushActiveSnapshot(GetTransactionSnapshot());
+      SPI_connect();
+    });
     MemoryContextSwitchTo(worker_context);
     auto row = query("SELECT relid::text, state FROM zdm.backfill_jobs WHERE id = $1::bigint", {num(id)});
     if (row.empty() || (*row[0][1] != "running" && *row[0][1] != "waiting for replica")) {
