@@ -6,7 +6,8 @@
 #    one without the library. Runs alternate (off/on, then on/off, ...) for ROUNDS rounds of SECONDS
 #    seconds each; reports each server's median TPS, their ratio, and the median of the per-round
 #    ratios (each round's two runs are adjacent in time, so that one is the least sensitive to the
-#    machine's drift; goal >= 0.98).
+#    machine's drift; goal >= 0.98). With perf available, also the share of the backend's CPU samples
+#    spent in zdm's hook work, which the machine's load does not move.
 # 2. Lint throughput: zdm.lint() on a generated migration of STATEMENTS statements vs squawk
 #    (npm package squawk-cli, installed into bench/guard/node_modules, git-ignored; its compact
 #    "gcc" reporter, one line per issue: its default "tty" reporter is ten times slower). Both are timed
@@ -99,6 +100,39 @@ echo "   median TPS with zdm:    $tps_on"
 awk -v a="$tps_on" -v b="$tps_off" 'BEGIN { printf "   ratio of the medians with/without: %.3f\n", a / b }'
 echo "   per-round ratios: min $(sort -g "$WORK/ratio" | head -1), max $(sort -g "$WORK/ratio" | tail -1)"
 awk -v r="$(median <"$WORK/ratio")" 'BEGIN { printf "   median per-round ratio with/without: %.3f (goal >= 0.98)\n", r }'
+
+# 1b. Where the backend's time goes, with the library loaded: perf samples (on CPU, user and kernel)
+# of the pgbench backend, and the share spent in zdm's hook work (judging and planning, children
+# included; not the statement itself, which the hook calls). Unlike the TPS above, this is not moved
+# by the other server or the machine's drift. Skipped without perf (Debian: linux-perf).
+if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
+  echo "   profile of the pgbench backend with zdm (perf, ${SECONDS_PER_RUN}s):"
+  settle
+  PGOPTIONS="-c client_min_messages=error" "$PG_BINDIR/pgbench" -n -p "$PORT_ON" -c 1 -j 1 \
+    -T $((SECONDS_PER_RUN + 2)) -f "$WORK/ddl.sql" postgres >"$WORK/pgbench_profiled" 2>&1 &
+  pgbench_pid=$!
+  backend=""
+  for _ in $(seq 50); do
+    backend=$(q "$PORT_ON" "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")
+    [ -n "$backend" ] && break
+    sleep 0.1
+  done
+  if [ -n "$backend" ]; then
+    perf record -q -F 2000 -g -p "$backend" -o "$WORK/perf.data" -- sleep "$SECONDS_PER_RUN" >/dev/null 2>&1 || true
+  fi
+  wait "$pgbench_pid" || true
+  if [ -s "$WORK/perf.data" ]; then
+    perf report -i "$WORK/perf.data" --children --stdio -g none --percent-limit 0 2>/dev/null |
+      awk '/\[\.\] zdm::guard::judge_and_report$/ { j = $1 } /\[\.\] zdm::lockwait::plan_statement$/ { p = $1 }
+           END { sub("%", "", j); sub("%", "", p); t = j + p;
+                 printf "     judging %.2f%%, lock-safe planning %.2f%%: zdm %.2f%% of the backend, bound on throughput %.3f of without\n",
+                        j, p, t, 1 / (1 + t / (100 - t)) }'
+  else
+    echo "     no samples (perf could not attach)"
+  fi
+else
+  echo "   (perf not available: no profile)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 2. Lint throughput.
