@@ -805,8 +805,10 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
     }
     std::string note;
     if (!a.locked.empty())
-      note = "skipped " + num(static_cast<int64>(a.locked.size())) + (j.key.ctid ? " block" : " row") +
-             (a.locked.size() == 1 ? "" : "s") + " with locked rows for now (" + a.holder + ")";
+      note = "skipped " + num(static_cast<int64>(a.locked.size())) +
+             (j.key.ctid ? (a.locked.size() == 1 ? " block with locked rows" : " blocks with locked rows")
+                         : (a.locked.size() == 1 ? " locked row" : " locked rows")) +
+             " for now (" + a.holder + ")";
     query("UPDATE zdm.backfill_jobs SET last_key = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
           " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
           " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint",
