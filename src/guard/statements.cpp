@@ -564,23 +564,39 @@ void analyze_drop_type(DropStmt* stmt, const AnalysisContext& context, Statement
 // with CASCADE, the tables referencing it. Dropping the constraint's triggers opens the other table
 // ACCESS EXCLUSIVE (trigger.c RemoveTriggerById).
 std::vector<Oid> foreign_key_partners(Oid relid, bool cascade) {
+  // Every constraint involving the table depends on it in pg_depend (pg_constraint.c
+  // CreateConstraintEntry: on its own table, and a foreign key on the referenced one), so one index
+  // scan of pg_depend finds them without reading all of pg_constraint.
   List* found = pg::call([&]() -> List* {
     List* result = NIL;
-    Relation con = table_open(ConstraintRelationId, AccessShareLock);
-    SysScanDesc scan = systable_beginscan(con, InvalidOid, false, nullptr, 0, nullptr);
+    Relation dep = table_open(DependRelationId, AccessShareLock);
+    ScanKeyData key[2];
+    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 2, key);
     HeapTuple tup;
+    List* constraints = NIL;
     while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto* c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup));
-      if (c->contype != CONSTRAINT_FOREIGN) continue;
-      Oid other = InvalidOid;
-      if (c->conrelid == relid)
-        other = c->confrelid;
-      else if (cascade && c->confrelid == relid)
-        other = c->conrelid;
-      if (OidIsValid(other) && other != relid) result = list_append_unique_oid(result, other);
+      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+      if (d->classid == ConstraintRelationId) constraints = list_append_unique_oid(constraints, d->objid);
     }
     systable_endscan(scan);
-    table_close(con, AccessShareLock);
+    table_close(dep, AccessShareLock);
+    ListCell* lc;
+    foreach (lc, constraints) {
+      HeapTuple ct = SearchSysCache1(CONSTROID, ObjectIdGetDatum(lfirst_oid(lc)));
+      if (!HeapTupleIsValid(ct)) continue;
+      auto* c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ct));
+      Oid other = InvalidOid;
+      if (c->contype == CONSTRAINT_FOREIGN) {
+        if (c->conrelid == relid)
+          other = c->confrelid;
+        else if (cascade && c->confrelid == relid)
+          other = c->conrelid;
+      }
+      ReleaseSysCache(ct);
+      if (OidIsValid(other) && other != relid) result = list_append_unique_oid(result, other);
+    }
     return result;
   });
   std::vector<Oid> out;
