@@ -464,6 +464,12 @@ std::string lock_holder(const Statements& s, Oid relid, const std::string& cond,
   return "blocked by " + *rows[0][0];
 }
 
+// A text argument as a string; detoasting can ereport, so it runs through pg::call.
+std::string text_arg(FunctionCallInfo fcinfo, int n) {
+  char* s = pg::call([&] { return text_to_cstring(PG_GETARG_TEXT_PP(n)); });
+  return s;
+}
+
 Options read_options(FunctionCallInfo fcinfo) {
   for (int i = 0; i < 12; ++i) {
     if (i == 9) continue;  // max_replica_lag: NULL means "do not watch"
@@ -490,8 +496,7 @@ Options read_options(FunctionCallInfo fcinfo) {
   int64 lt = interval_ms(PG_GETARG_DATUM(10));
   o.lock_retries = PG_GETARG_INT32(11);
   if (!PG_ARGISNULL(12)) {
-    char* n = text_to_cstring(PG_GETARG_TEXT_PP(12));
-    o.name = std::string(n);
+    o.name = text_arg(fcinfo, 12);
   }
   if (o.batch_size <= 0) throw invalid("zdm.backfill: batch_size must be greater than zero");
   if (o.min_batch_size <= 0) throw invalid("zdm.backfill: min_batch_size must be greater than zero");
@@ -510,8 +515,8 @@ Options read_options(FunctionCallInfo fcinfo) {
 int64 create_job(FunctionCallInfo fcinfo, const char* runner) {
   Options o = read_options(fcinfo);
   Oid relid = PG_GETARG_OID(0);
-  std::string set_clause = text_to_cstring(PG_GETARG_TEXT_PP(1));
-  std::string where_clause = text_to_cstring(PG_GETARG_TEXT_PP(2));
+  std::string set_clause = text_arg(fcinfo, 1);
+  std::string where_clause = text_arg(fcinfo, 2);
 
   auto rel = relation_name(relid);
   if (!rel) throw UserError(sqlstate::kUndefinedTable, "relation with OID " + num(relid) + " does not exist");
