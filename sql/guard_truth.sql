@@ -16,7 +16,7 @@
 -- Left out, because PostgreSQL refuses to run them inside a transaction block: CREATE INDEX
 -- CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY, ALTER TABLE ... DETACH PARTITION
 -- CONCURRENTLY, VACUUM (FULL). Left out by design: SELECT / INSERT / UPDATE / DELETE, which
--- zdm.analyze does not report (see docs/guard_sql.md).
+-- zdm.analyze does not report (see README.md, "The guard from SQL").
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS zdm;
 RESET client_min_messages;

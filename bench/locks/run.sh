@@ -60,7 +60,7 @@ SELECT pid, usename, pg_blocking_pids(pid) AS blocked_by, query
 SQL
 
 # The sessions that build the pile-up run their statements as plain PostgreSQL does: with lock-safe DDL
-# on, the queued ALTER would give up after zdm.lock_timeout and retry (docs/lockwait.md), and the readers
+# on, the queued ALTER would give up after zdm.lock_timeout and retry (README.md, "Lock-safe DDL"), and the readers
 # behind it would get through; the guard's warnings are not what is measured.
 bg() { PGOPTIONS="-c zdm.lock_timeout=0 -c zdm.mode=off" psql -X -q -c "$1" >/dev/null 2>&1 & }
 

@@ -86,7 +86,7 @@ std::string one_line(const std::string& s, size_t max) {
 }
 
 // The lock_timeout zdm suggests: the caller's zdm.lock_timeout, the bound lock-safe DDL puts on one
-// lock wait (docs/lockwait.md); when lock-safe DDL is off (0), that setting's default.
+// lock wait (README.md, "Lock-safe DDL"); when lock-safe DDL is off (0), that setting's default.
 std::string suggested_lock_timeout() {
   // As SHOW prints it ("1s", "250ms"): GetConfigOptionByName adds the unit.
   const char* value = pg::call([] { return GetConfigOptionByName("zdm.lock_timeout", nullptr, true); });
@@ -278,7 +278,7 @@ std::vector<Target> targets_of(const std::string& sql) {
     throw UserError(sqlstate::kFeatureNotSupported, "zdm.lock_preview cannot tell which table locks this statement needs",
                     std::string("The statement is ") + tag + ".",
                     "zdm.lock_preview knows the statements the guard analyses: ALTER TABLE, CREATE INDEX, LOCK "
-                    "TABLE, CREATE TABLE, CREATE TRIGGER, DROP, TRUNCATE, ... (docs/guard_statements.md).");
+                    "TABLE, CREATE TABLE, CREATE TRIGGER, DROP, TRUNCATE, ... (README.md, \"The guard on statements other than ALTER TABLE\").");
   }
   guard::AnalysisContext context;
   context.in_transaction_block = pg::call([] { return IsTransactionBlock(); });
