@@ -71,17 +71,22 @@ PgBackendStatus* find_backend(int pid) {
 }
 
 // One line per blocker: "pid 123 (idle in transaction, application_name reader): SELECT ...".
-// The query is shown under pg_stat_activity's rule (the same role or pg_read_all_stats).
+// State and query are shown under pg_stat_activity's rule, as zdm.lock_report shows them (the same
+// role or pg_read_all_stats: pgstatfuncs.c HAS_PGSTAT_PERMISSIONS); application_name always, as there.
 void describe_backend(StringInfo out, int pid, PgBackendStatus* be, bool* idle_in_transaction) {
   appendStringInfo(out, "pid %d", pid);
   if (be == nullptr) return;
-  if (be->st_state == STATE_IDLEINTRANSACTION || be->st_state == STATE_IDLEINTRANSACTION_ABORTED)
+  bool visible = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) || has_privs_of_role(GetUserId(), be->st_userid);
+  if (visible && (be->st_state == STATE_IDLEINTRANSACTION || be->st_state == STATE_IDLEINTRANSACTION_ABORTED))
     *idle_in_transaction = true;
-  appendStringInfo(out, " (%s", state_name(be->st_state));
-  if (be->st_appname != nullptr && be->st_appname[0] != '\0')
-    appendStringInfo(out, ", application_name %s", be->st_appname);
-  appendStringInfoChar(out, ')');
-  if (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) || has_privs_of_role(GetUserId(), be->st_userid)) {
+  bool has_app = be->st_appname != nullptr && be->st_appname[0] != '\0';
+  if (visible || has_app) {
+    appendStringInfoString(out, " (");
+    if (visible) appendStringInfoString(out, state_name(be->st_state));
+    if (has_app) appendStringInfo(out, "%sapplication_name %s", visible ? ", " : "", be->st_appname);
+    appendStringInfoChar(out, ')');
+  }
+  if (visible) {
     char* query = pgstat_clip_activity(be->st_activity_raw);
     if (query != nullptr && query[0] != '\0') {
       appendStringInfoString(out, ": ");
