@@ -54,6 +54,13 @@ RESET zdm.allow;
 ALTER TABLE orders ADD COLUMN seq2 serial -- zdm:allow add-column-serial
 ;
 ALTER TABLE orders ADD COLUMN quantity2 positive_int /* zdm:allow add-column-domain-constraints */;
+-- zdm.ignore_below: orders (16 kB) is below 1MB, so it is not judged; at 8kB it is again (strict)
+SET zdm.ignore_below = '1MB';
+ALTER TABLE orders ADD COLUMN stamp2 timestamptz DEFAULT clock_timestamp();
+SET zdm.ignore_below = '8kB';
+ALTER TABLE orders ADD COLUMN stamp3 timestamptz DEFAULT clock_timestamp();
+RESET zdm.ignore_below;
+SHOW zdm.ignore_below;
 
 -- must not flag (strict: any finding would be an error)
 ALTER TABLE orders ADD COLUMN note text;
