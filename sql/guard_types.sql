@@ -108,5 +108,39 @@ ALTER TABLE ledger ALTER COLUMN id TYPE bigint;
 SET zdm.mode = warn;
 \set VERBOSITY default
 
+-- The expand/contract hint for a serial PRIMARY KEY that foreign keys (its own table's and another's)
+-- reference: run as written, in strict mode, it gives the table what ALTER COLUMN would have, a bigint
+-- key with its sequence, default and foreign keys, without a rewrite under ACCESS EXCLUSIVE.
+CREATE TABLE members (id serial PRIMARY KEY, owner text NOT NULL, parent int REFERENCES members);
+INSERT INTO members (owner, parent) SELECT 'o' || g, NULLIF(g - 1, 0) FROM generate_series(1, 300) g;
+CREATE TABLE invoices (id int, member_id int REFERENCES members);
+INSERT INTO invoices SELECT g, g FROM generate_series(1, 200) g;
+ANALYZE members, invoices;
+SELECT rule FROM zdm.lint('ALTER TABLE members ALTER COLUMN id TYPE bigint');
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set hint_file :abs_builddir '/results/guard_types_hint.sql'
+\pset tuples_only on
+\pset format unaligned
+\o :hint_file
+SELECT regexp_replace(hint, '^[^\n]*\n', '') FROM zdm.lint('ALTER TABLE members ALTER COLUMN id TYPE bigint');
+\o
+\pset tuples_only off
+\pset format aligned
+SET zdm.mode = strict;
+SET client_min_messages = warning;  -- the backfill's and the allowed rules' NOTICEs
+\set ON_ERROR_STOP 1
+\i :hint_file
+\set ON_ERROR_STOP 0
+RESET client_min_messages;
+SET zdm.mode = warn;
+SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
+ WHERE attrelid = 'members'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attname;
+SELECT conrelid::regclass, conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+ WHERE conrelid IN ('members'::regclass, 'invoices'::regclass) ORDER BY 1::text, 2;
+SELECT format_type(seqtypid, NULL) AS sequence_type, pg_get_serial_sequence('members', 'id') AS sequence
+  FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('members', 'id')::regclass;
+INSERT INTO members (owner) VALUES ('new') RETURNING id;
+SELECT count(*) AS members, count(*) FILTER (WHERE id = parent + 1) AS chained FROM members;
+
 SET zdm.mode = off;  -- clean-up is not what these tests judge
 DROP SCHEMA guard_types CASCADE;

@@ -405,6 +405,7 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a, Sta
     a.scan = false;
   }
   if (tc.using_text != nullptr) a.using_expr = tc.using_text;
+  if (a.rewrite || !a.rebuilt_indexes.empty()) fill_column_role(target.oid, tc.attnum, a);
   if (side != nullptr) {
     List* fks = foreign_keys_on_column(target.oid, tc.attnum);
     ListCell* lc;

@@ -18,6 +18,10 @@ void analyze_object_statement(Node* node, const AnalysisContext& context, Statem
 // DROP TRIGGER / RULE / POLICY: the table the object belongs to.
 void analyze_drop_table_object(DropStmt* stmt, const AnalysisContext& context, Statement& out);
 
+// ALTER COLUMN ... TYPE: the column's key constraint, the foreign keys on it, its default, its owned
+// sequence, identity and NOT NULL (column_role.cpp), for the expand/contract swap.
+void fill_column_role(Oid relid, AttrNumber attnum, Action& a);
+
 // A new partition's bound against the parent's default partition (partbounds.c
 // check_default_partition_contents): whether the default's constraints prove that none of its rows
 // falls in the new bound, which PostgreSQL otherwise checks by scanning it.

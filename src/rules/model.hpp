@@ -91,6 +91,14 @@ enum class Op {
   TransactionControl,
 };
 
+// A foreign key of another table that references a key of this one (ALTER COLUMN ... TYPE of a key
+// column: the swap to a new column must drop and re-add it).
+struct ReferencingKey {
+  std::string table;       // the referencing table, quoted, qualified when not visible
+  std::string name;        // the constraint's name, quoted
+  std::string definition;  // FOREIGN KEY (...) REFERENCES ..., as pg_get_constraintdef prints it
+};
+
 // One effect of a statement on one relation, with the facts the rules need.
 struct Action {
   Op op = Op::Other;
@@ -127,6 +135,16 @@ struct Action {
   std::string generation_expr; // ADD COLUMN ... GENERATED ALWAYS AS (expr) STORED: expr, deparsed
   std::vector<std::string> rebuilt_index_defs;  // CREATE INDEX text of each rebuilt_indexes entry
   std::string domain_check;    // ADD COLUMN of a domain: its constraints as one CHECK expression over the column
+  // ALTER COLUMN ... TYPE: the column's role, which its expand/contract swap must carry over.
+  std::string key_constraint;       // the PRIMARY KEY or UNIQUE constraint made of this column alone
+  char key_constraint_type = 0;     // 'p' or 'u'
+  std::vector<ReferencingKey> referencing_keys;  // foreign keys of other tables on that constraint
+  std::vector<ReferencingKey> own_foreign_keys;  // foreign keys of this column alone (table = this table)
+  std::string column_default;       // the column's DEFAULT expression, deparsed
+  std::string owned_sequence;       // the sequence the column owns (serial, identity), quoted
+  std::string owned_sequence_type;  // its AS type (format_type)
+  bool column_not_null = false;     // attnotnull
+  char identity_kind = 0;           // attidentity: 'a' ALWAYS, 'd' BY DEFAULT, 0 none
   int subcommand = -1;         // ALTER TABLE: index of the subcommand this action belongs to
   // Set on the actions of partitions / inheritance children that PostgreSQL reaches by recursion from
   // the named table (same lock, their own rewrite / scan): the named table's action carries the finding.

@@ -60,6 +60,43 @@ TEST(ColumnType, RewriteIsFlaggedWithAnExpandContractHint) {
   EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders ADD COLUMN amount_new bigint;"));
 }
 
+TEST(ColumnType, KeyColumnSwapCarriesKeyForeignKeysDefaultAndSequence) {
+  Action a = action(Op::AlterColumnType);
+  a.column = "id";
+  a.old_type = "integer";
+  a.new_type = "bigint";
+  a.rewrite = a.scan = true;
+  a.key_constraint = "orders_pkey";
+  a.key_constraint_type = 'p';
+  a.column_not_null = true;
+  a.column_default = "nextval('orders_id_seq'::regclass)";
+  a.owned_sequence = "orders_id_seq";
+  a.owned_sequence_type = "integer";
+  a.referencing_keys.push_back({"lines", "lines_order_id_fkey", "FOREIGN KEY (order_id) REFERENCES orders(id)"});
+  auto f = judge(statement({a}));
+  ASSERT_EQ(rules_of(f), std::vector<std::string>{"rewrite-column-type"});
+  const std::string& h = f[0].hint;
+  // In order: the new unique index and NOT NULL proof before the swap; in the swap, the key moved to
+  // the new column's index, the sequence handed over before the old column (which owns it) is dropped.
+  size_t index = h.find("CREATE UNIQUE INDEX CONCURRENTLY orders_id_new_key ON orders (id_new);");
+  size_t check = h.find("ADD CONSTRAINT orders_id_new_not_null CHECK (id_new IS NOT NULL) NOT VALID;");
+  size_t drop_fk = h.find("ALTER TABLE lines DROP CONSTRAINT lines_order_id_fkey;");
+  size_t key = h.find("DROP CONSTRAINT orders_pkey, ADD CONSTRAINT orders_pkey PRIMARY KEY USING INDEX orders_id_new_key;");
+  size_t owned = h.find("ALTER SEQUENCE orders_id_seq OWNED BY orders.id_new;");
+  size_t as = h.find("ALTER SEQUENCE orders_id_seq AS bigint;");
+  size_t drop = h.find("ALTER TABLE orders DROP COLUMN id;");
+  size_t readd = h.find("ALTER TABLE lines ADD CONSTRAINT lines_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders(id) NOT VALID;");
+  size_t validate = h.find("ALTER TABLE lines VALIDATE CONSTRAINT lines_order_id_fkey;");
+  for (size_t pos : {index, check, drop_fk, key, owned, as, drop, readd, validate}) ASSERT_NE(pos, std::string::npos) << h;
+  EXPECT_LT(index, drop_fk);
+  EXPECT_LT(check, drop_fk);
+  EXPECT_LT(drop_fk, key);
+  EXPECT_LT(owned, drop);
+  EXPECT_LT(drop, readd);
+  EXPECT_LT(readd, validate);
+  EXPECT_TRUE(contains(h, "ALTER COLUMN id_new SET DEFAULT nextval('orders_id_seq'::regclass);"));
+}
+
 TEST(ColumnType, IndexRebuildHintDropsAndRebuildsConcurrently) {
   Action a = action(Op::AlterColumnType);
   a.column = "code";
