@@ -405,7 +405,9 @@ void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a, Sta
     a.scan = false;
   }
   if (tc.using_text != nullptr) a.using_expr = tc.using_text;
-  if (a.rewrite || !a.rebuilt_indexes.empty()) fill_column_role(target.oid, tc.attnum, a);
+  // What the hint carries over: read only where a finding can be made (not for a table nobody else sees).
+  if ((a.rewrite || !a.rebuilt_indexes.empty()) && target.facts.visible_to_others())
+    fill_column_role(target.oid, tc.attnum, a);
   if (side != nullptr) {
     List* fks = foreign_keys_on_column(target.oid, tc.attnum);
     ListCell* lc;

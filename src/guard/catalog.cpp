@@ -56,11 +56,30 @@ struct RawFacts {
   char* qualified;   // schema.name, quoted
 };
 
+// Whether this backend holds a lock on the relation in `mode` or a stronger one (lmgr.c
+// CheckRelationLockedByMe, from an OID).
+bool locked_by_me(Oid relid, LOCKMODE mode) {
+  LOCKTAG tag;
+  SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+  for (LOCKMODE m = MaxLockMode; m >= mode; m--)
+    if (LockHeldByMe(&tag, m)) return true;
+  return false;
+}
+
 RawFacts read_facts(Oid relid) {
   return pg::call([&]() -> RawFacts {
     RawFacts f{};
-    Relation rel = RelationIdGetRelation(relid);  // no lock: we only read cached fields
-    if (rel == nullptr) return f;
+    // The real size needs the storage manager, which needs a lock: take ACCESS SHARE only if it is
+    // free now (never queue behind a waiting DDL), and give it back at once unless we held it already.
+    // Taken first, so that the invalidations it accepts are absorbed before the relation cache entry
+    // is read (and built once, not again after them).
+    bool held = locked_by_me(relid, AccessShareLock);
+    bool locked = held || (!no_lock && ConditionalLockRelationOid(relid, AccessShareLock));
+    Relation rel = RelationIdGetRelation(relid);  // without a lock we only read cached fields
+    if (rel == nullptr) {
+      if (locked && !held) UnlockRelationOid(relid, AccessShareLock);
+      return f;
+    }
     f.ok = true;
     f.kind = rel->rd_rel->relkind;
     f.created_in_transaction = rel->rd_createSubid != InvalidSubTransactionId;
@@ -68,23 +87,16 @@ RawFacts read_facts(Oid relid) {
     f.reltuples = rel->rd_rel->reltuples;
     f.relpages = rel->rd_rel->relpages;
     f.blocks = -1;
-    bool has_storage = RELKIND_HAS_STORAGE(f.kind);
-    // The real size needs the storage manager, which needs a lock; take ACCESS SHARE only if it is
-    // free now (never queue behind a waiting DDL), and give it back at once unless we held it already.
-    if (has_storage) {
-      bool held = CheckRelationLockedByMe(rel, AccessShareLock, true);
-      if (held || (!no_lock && ConditionalLockRelationOid(relid, AccessShareLock))) {
-        f.blocks = RelationGetNumberOfBlocks(rel);
-        if (!held) UnlockRelationOid(relid, AccessShareLock);
-      }
-    } else {
+    if (!RELKIND_HAS_STORAGE(f.kind))
       f.blocks = 0;
-    }
+    else if (locked)
+      f.blocks = RelationGetNumberOfBlocks(rel);
     const char* relname = RelationGetRelationName(rel);
     char* nsp = get_namespace_name(RelationGetNamespace(rel));
     f.name = quote_qualified_identifier(RelationIsVisible(relid) ? nullptr : nsp, relname);
     f.qualified = quote_qualified_identifier(nsp ? nsp : "", relname);
     RelationClose(rel);
+    if (locked && !held) UnlockRelationOid(relid, AccessShareLock);
     return f;
   });
 }
