@@ -338,35 +338,26 @@ struct ForeignKeyUse {
 // (RemoveConstraintById). Unless TryReuseForeignKey applies (the altered table is not rewritten), the
 // re-added key is validated again, reading both tables.
 List* foreign_keys_on_column(Oid relid, AttrNumber attnum) {
-  return pg::call([&]() -> List* {
-    List* result = NIL;
-    Relation dep = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData key[3];
-    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(RelationRelationId));
-    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-    ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
-    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 3, key);
-    HeapTuple tup;
-    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-      if (d->classid != ConstraintRelationId) continue;
-      HeapTuple ctup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(d->objid));
-      if (!HeapTupleIsValid(ctup)) continue;
+  List* result = NIL;
+  for (const Dependent& d : dependents(RelationRelationId, relid, attnum)) {
+    if (d.classid != ConstraintRelationId) continue;
+    result = pg::call([&]() -> List* {
+      HeapTuple ctup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(d.objid));
+      if (!HeapTupleIsValid(ctup)) return result;
       auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ctup));
+      List* r = result;
       if (con->contype == CONSTRAINT_FOREIGN && con->conrelid != con->confrelid) {
         auto* use = static_cast<ForeignKeyUse*>(palloc0(sizeof(ForeignKeyUse)));
         use->referencing = con->conrelid != relid;
         use->other = use->referencing ? con->conrelid : con->confrelid;
         use->validated = con->convalidated;
-        result = lappend(result, use);
+        r = lappend(r, use);
       }
       ReleaseSysCache(ctup);
-    }
-    systable_endscan(scan);
-    table_close(dep, AccessShareLock);
-    return result;
-  });
+      return r;
+    });
+  }
+  return result;
 }
 
 void fill_type_change(const Resolved& target, AlterTableCmd* cmd, Action& a, Statement* side = nullptr) {

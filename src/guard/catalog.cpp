@@ -11,7 +11,12 @@ extern "C" {
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "access/xact.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "utils/fmgroids.h"
 #include "storage/proc.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -149,6 +154,32 @@ std::string deparse(Node* expr, Oid relid) {
     return deparse_expression(expr, ctx, false, false);
   });
   return s;
+}
+
+std::vector<Dependent> dependents(Oid refclassid, Oid refobjid, int32 refobjsubid) {
+  List* rows = pg::call([&]() -> List* {
+    List* result = NIL;
+    Relation dep = table_open(DependRelationId, AccessShareLock);
+    ScanKeyData key[3];
+    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(refclassid));
+    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(refobjid));
+    ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(refobjsubid));
+    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, refobjsubid >= 0 ? 3 : 2, key);
+    HeapTuple tup;
+    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
+      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
+      auto* row = static_cast<Dependent*>(palloc(sizeof(Dependent)));
+      *row = {d->classid, d->objid, d->objsubid, d->deptype};
+      result = lappend(result, row);
+    }
+    systable_endscan(scan);
+    table_close(dep, AccessShareLock);
+    return result;
+  });
+  std::vector<Dependent> out;
+  ListCell* lc;
+  foreach (lc, rows) out.push_back(*static_cast<Dependent*>(lfirst(lc)));
+  return out;
 }
 
 bool may_lock() { return !no_lock; }

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "guard/guard.hpp"
 
@@ -23,6 +24,17 @@ struct Resolved {
 // had at once (it is released again), else from pg_class.relpages.
 Resolved resolve(const RangeVar* rv, const AnalysisContext& context);
 Resolved resolve_oid(Oid relid);
+
+// One pg_depend row: (classid, objid, objsubid) depends on the object asked about, with deptype.
+struct Dependent {
+  Oid classid;
+  Oid objid;
+  int32 objsubid;
+  char deptype;
+};
+// What depends on (refclassid, refobjid), or on its sub-object refobjsubid (a column) when >= 0:
+// one scan of pg_depend's reference index (dependency.c does the same).
+std::vector<Dependent> dependents(Oid refclassid, Oid refobjid, int32 refobjsubid = -1);
 
 // Whether the analysis under way may take its brief, conditional ACCESS SHARE locks
 // (AnalysisContext::take_no_lock; analyze() sets it for its duration).

@@ -102,21 +102,6 @@ RawRole read_role(Oid relid, AttrNumber attnum) {
     }
     systable_endscan(adscan);
     table_close(ad, AccessShareLock);
-    // The sequence the column owns.
-    Relation dep = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData dkey[3];
-    ScanKeyInit(&dkey[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-    ScanKeyInit(&dkey[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-    ScanKeyInit(&dkey[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(attnum));
-    SysScanDesc dscan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 3, dkey);
-    while (HeapTupleIsValid(tup = systable_getnext(dscan))) {
-      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-      if (d->classid == RelationRelationId && (d->deptype == DEPENDENCY_AUTO || d->deptype == DEPENDENCY_INTERNAL) &&
-          get_rel_relkind(d->objid) == RELKIND_SEQUENCE)
-        r.sequence = d->objid;
-    }
-    systable_endscan(dscan);
-    table_close(dep, AccessShareLock);
     return r;
   });
 }
@@ -153,29 +138,27 @@ bool describe_foreign_key(Oid conoid, Oid referenced, ReferencingKey& out) {
 
 // The foreign keys (top-level ones, not a partition's clones) that depend on the key's index.
 std::vector<ReferencingKey> referencing_keys(Oid relid, Oid index) {
-  List* found = pg::call([&]() -> List* {
-    List* result = NIL;
-    Relation dep = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData key[2];
-    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(index));
-    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 2, key);
-    HeapTuple tup;
-    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-      if (d->classid == ConstraintRelationId) result = list_append_unique_oid(result, d->objid);
-    }
-    systable_endscan(scan);
-    table_close(dep, AccessShareLock);
-    return result;
-  });
   std::vector<ReferencingKey> out;
-  ListCell* lc;
-  foreach (lc, found) {
+  for (const Dependent& d : dependents(RelationRelationId, index)) {
+    if (d.classid != ConstraintRelationId) continue;
     ReferencingKey k;
-    if (describe_foreign_key(lfirst_oid(lc), relid, k)) out.push_back(std::move(k));
+    bool seen = false;
+    if (describe_foreign_key(d.objid, relid, k)) {
+      for (const ReferencingKey& o : out) seen = seen || (o.name == k.name && o.table == k.table);
+      if (!seen) out.push_back(std::move(k));
+    }
   }
   return out;
+}
+
+// The sequence the column owns: serial (an AUTO dependency) or identity (INTERNAL), sequence.c
+// sequenceIsOwned.
+Oid owned_sequence(Oid relid, AttrNumber attnum) {
+  for (const Dependent& d : dependents(RelationRelationId, relid, attnum))
+    if (d.classid == RelationRelationId && (d.deptype == DEPENDENCY_AUTO || d.deptype == DEPENDENCY_INTERNAL) &&
+        pg::call([&] { return get_rel_relkind(d.objid); }) == RELKIND_SEQUENCE)
+      return d.objid;
+  return InvalidOid;
 }
 
 }  // namespace
@@ -196,6 +179,7 @@ void fill_column_role(Oid relid, AttrNumber attnum, Action& a) {
     a.key_constraint_type = r.key_type;
     if (OidIsValid(r.key_index)) a.referencing_keys = referencing_keys(relid, r.key_index);
   }
+  r.sequence = owned_sequence(relid, attnum);
   if (OidIsValid(r.sequence)) {
     a.owned_sequence = relation_name(r.sequence);
     Oid seqtype = pg::call([&]() -> Oid {

@@ -316,35 +316,16 @@ void analyze_lock(LockStmt* stmt, const AnalysisContext& context, Statement& out
 // of a domain over it (not arrays of it), each opened SHARE; other relation kinds are let go.
 void domain_columns(Oid domain, std::vector<std::pair<Oid, AttrNumber>>& uses, int depth) {
   if (depth > 32) return;
-  List* rels = NIL;
-  List* atts = NIL;
-  List* derived = NIL;
-  pg::call([&] {
-    Relation dep = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData key[2];
-    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
-    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(domain));
-    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 2, key);
-    HeapTuple tup;
-    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-      if (d->classid == TypeRelationId) {
-        if (get_typtype(d->objid) == TYPTYPE_DOMAIN) derived = lappend_oid(derived, d->objid);
-        continue;
-      }
-      if (d->classid != RelationRelationId || d->objsubid <= 0) continue;
-      char kind = get_rel_relkind(d->objid);
-      if (kind != RELKIND_RELATION && kind != RELKIND_MATVIEW) continue;
-      rels = lappend_oid(rels, d->objid);
-      atts = lappend_int(atts, d->objsubid);
+  for (const Dependent& d : dependents(TypeRelationId, domain)) {
+    if (d.classid == TypeRelationId) {
+      if (pg::call([&] { return get_typtype(d.objid); }) == TYPTYPE_DOMAIN) domain_columns(d.objid, uses, depth + 1);
+      continue;
     }
-    systable_endscan(scan);
-    table_close(dep, AccessShareLock);
-  });
-  for (int i = 0; i < list_length(rels); i++)
-    uses.emplace_back(list_nth_oid(rels, i), static_cast<AttrNumber>(list_nth_int(atts, i)));
-  ListCell* lc;
-  foreach (lc, derived) domain_columns(lfirst_oid(lc), uses, depth + 1);
+    if (d.classid != RelationRelationId || d.objsubid <= 0) continue;
+    char kind = pg::call([&] { return get_rel_relkind(d.objid); });
+    if (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW)
+      uses.emplace_back(d.objid, static_cast<AttrNumber>(d.objsubid));
+  }
 }
 
 void analyze_alter_domain(AlterDomainStmt* stmt, Statement& out) {

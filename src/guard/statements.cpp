@@ -504,32 +504,14 @@ std::vector<ColumnUse> columns_of_type(Oid type) {
   std::vector<ColumnUse> uses;
   for (Oid t : {type, array}) {
     if (!OidIsValid(t)) continue;
-    // Two parallel lists (PostgreSQL lists hold one cell type each): tables and attribute numbers.
-    List* rels = NIL;
-    List* atts = NIL;
-    pg::call([&] {
-      Relation dep = table_open(DependRelationId, AccessShareLock);
-      ScanKeyData key[2];
-      ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                  ObjectIdGetDatum(TypeRelationId));
-      ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(t));
-      SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 2, key);
-      HeapTuple tup;
-      while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-        auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-        if (d->classid != RelationRelationId || d->objsubid <= 0) continue;
-        char kind = get_rel_relkind(d->objid);
-        if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_MATVIEW &&
-            kind != RELKIND_FOREIGN_TABLE)
-          continue;
-        rels = lappend_oid(rels, d->objid);
-        atts = lappend_int(atts, d->objsubid);
-      }
-      systable_endscan(scan);
-      table_close(dep, AccessShareLock);
-    });
-    for (int i = 0; i < list_length(rels); i++)
-      uses.push_back({list_nth_oid(rels, i), static_cast<AttrNumber>(list_nth_int(atts, i))});
+    for (const Dependent& d : dependents(TypeRelationId, t)) {
+      if (d.classid != RelationRelationId || d.objsubid <= 0) continue;
+      char kind = pg::call([&] { return get_rel_relkind(d.objid); });
+      if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_MATVIEW &&
+          kind != RELKIND_FOREIGN_TABLE)
+        continue;
+      uses.push_back({d.objid, static_cast<AttrNumber>(d.objsubid)});
+    }
   }
   return uses;
 }
@@ -567,41 +549,28 @@ std::vector<Oid> foreign_key_partners(Oid relid, bool cascade) {
   // Every constraint involving the table depends on it in pg_depend (pg_constraint.c
   // CreateConstraintEntry: on its own table, and a foreign key on the referenced one), so one index
   // scan of pg_depend finds them without reading all of pg_constraint.
-  List* found = pg::call([&]() -> List* {
-    List* result = NIL;
-    Relation dep = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData key[2];
-    ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-    ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-    SysScanDesc scan = systable_beginscan(dep, DependReferenceIndexId, true, nullptr, 2, key);
-    HeapTuple tup;
-    List* constraints = NIL;
-    while (HeapTupleIsValid(tup = systable_getnext(scan))) {
-      auto* d = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tup));
-      if (d->classid == ConstraintRelationId) constraints = list_append_unique_oid(constraints, d->objid);
-    }
-    systable_endscan(scan);
-    table_close(dep, AccessShareLock);
-    ListCell* lc;
-    foreach (lc, constraints) {
-      HeapTuple ct = SearchSysCache1(CONSTROID, ObjectIdGetDatum(lfirst_oid(lc)));
-      if (!HeapTupleIsValid(ct)) continue;
+  std::vector<Oid> out;
+  for (const Dependent& d : dependents(RelationRelationId, relid)) {
+    if (d.classid != ConstraintRelationId) continue;
+    Oid other = pg::call([&]() -> Oid {
+      HeapTuple ct = SearchSysCache1(CONSTROID, ObjectIdGetDatum(d.objid));
+      if (!HeapTupleIsValid(ct)) return InvalidOid;
       auto* c = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(ct));
-      Oid other = InvalidOid;
+      Oid o = InvalidOid;
       if (c->contype == CONSTRAINT_FOREIGN) {
         if (c->conrelid == relid)
-          other = c->confrelid;
+          o = c->confrelid;
         else if (cascade && c->confrelid == relid)
-          other = c->conrelid;
+          o = c->conrelid;
       }
       ReleaseSysCache(ct);
-      if (OidIsValid(other) && other != relid) result = list_append_unique_oid(result, other);
-    }
-    return result;
-  });
-  std::vector<Oid> out;
-  ListCell* lc;
-  foreach (lc, found) out.push_back(lfirst_oid(lc));
+      return o;
+    });
+    if (!OidIsValid(other) || other == relid) continue;
+    bool seen = false;
+    for (Oid o : out) seen = seen || o == other;
+    if (!seen) out.push_back(other);
+  }
   return out;
 }
 
