@@ -14,6 +14,7 @@
 #include "guard/hook.hpp"
 #include "lockwait/lockwait.hpp"
 #include "pg/boundary.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -172,24 +173,8 @@ void judge_and_report(Node* parsetree, const std::string& text) {
 
   // Analyse in a subtransaction: if the analysis hits an error (an unknown type, say), PostgreSQL
   // will report the same error itself when it runs the statement, so ours is discarded cleanly.
-  MemoryContext caller_context = CurrentMemoryContext;
-  ResourceOwner caller_owner = CurrentResourceOwner;
-  pg::call([] { BeginInternalSubTransaction(nullptr); });
   Statement statement;
-  bool analysed = false;
-  try {
-    statement = analyze(parsetree, text, context);
-    analysed = true;
-  } catch (const pg::PgError& e) {
-    elog(DEBUG1, "zdm: statement not judged: %s", e.what());
-  }
-  if (analysed) {
-    pg::call([] { ReleaseCurrentSubTransaction(); });
-  } else {
-    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
-  }
-  MemoryContextSwitchTo(caller_context);
-  CurrentResourceOwner = caller_owner;
+  bool analysed = pg::in_subtransaction("statement not judged", [&] { statement = analyze(parsetree, text, context); });
   if (!analysed) return;
   // Kept for lock-safe DDL, which plans this same statement next.
   last_analysis.statement = statement;

@@ -7,6 +7,7 @@
 #include "lockwait/lockwait.hpp"
 #include "lockwait/settings.hpp"
 #include "pg/boundary.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -199,24 +200,8 @@ void find_relations(Node* node, Plan* plan) {
 // find_relations in a subtransaction (as analyse_into below): a lookup error is discarded, and
 // PostgreSQL reports its own when it runs the statement.
 void find_relations_safely(Node* node, Plan* plan) {
-  MemoryContext caller_context = CurrentMemoryContext;
-  ResourceOwner caller_owner = CurrentResourceOwner;
-  pg::call([] { BeginInternalSubTransaction(nullptr); });
-  MemoryContextSwitchTo(caller_context);
-  bool ok = false;
-  try {
-    find_relations(node, plan);
-    ok = true;
-  } catch (const pg::PgError& e) {
-    elog(DEBUG1, "zdm: relations of the statement not found: %s", e.what());
-  }
-  if (ok)
-    pg::call([] { ReleaseCurrentSubTransaction(); });
-  else
-    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
-  MemoryContextSwitchTo(caller_context);
-  CurrentResourceOwner = caller_owner;
-  if (!ok) plan->relations = 0;
+  if (!pg::in_subtransaction("relations of the statement not found", [&] { find_relations(node, plan); }))
+    plan->relations = 0;
 }
 
 // The plan from the guard's analysis: every relation others can see that the statement locks in a
@@ -252,24 +237,9 @@ void analyse_into(Node* parsetree, Plan* plan) {
   }
   guard::AnalysisContext context;
   context.in_transaction_block = IsTransactionBlock();
-  MemoryContext caller_context = CurrentMemoryContext;
-  ResourceOwner caller_owner = CurrentResourceOwner;
-  pg::call([] { BeginInternalSubTransaction(nullptr); });
-  MemoryContextSwitchTo(caller_context);
-  bool ok = false;
-  try {
-    plan_from(guard::analyze(parsetree, std::string(), context), plan);
-    ok = true;
-  } catch (const pg::PgError& e) {
-    elog(DEBUG1, "zdm: lock-safe DDL does not apply, statement not analysed: %s", e.what());
-  }
-  if (ok)
-    pg::call([] { ReleaseCurrentSubTransaction(); });
-  else
-    pg::call([] { RollbackAndReleaseCurrentSubTransaction(); });
-  MemoryContextSwitchTo(caller_context);
-  CurrentResourceOwner = caller_owner;
-  if (!ok) plan->relations = 0;
+  if (!pg::in_subtransaction("lock-safe DDL does not apply, statement not analysed",
+                             [&] { plan_from(guard::analyze(parsetree, std::string(), context), plan); }))
+    plan->relations = 0;
 }
 
 // Where the session's lock_timeout came from (guc.c keeps it in config_generic.source).
