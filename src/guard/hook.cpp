@@ -173,11 +173,11 @@ void judge_and_report(Node* parsetree, const std::string& text) {
 
   // Analyse in a subtransaction: if the analysis hits an error (an unknown type, say), PostgreSQL
   // will report the same error itself when it runs the statement, so ours is discarded cleanly.
-  Statement statement;
+  // The analysis is kept for lock-safe DDL, which plans this same statement next (the session facts
+  // added below do not change its plan).
+  Statement& statement = last_analysis.statement;
   bool analysed = pg::in_subtransaction("statement not judged", [&] { statement = analyze(parsetree, text, context); });
   if (!analysed) return;
-  // Kept for lock-safe DDL, which plans this same statement next.
-  last_analysis.statement = statement;
   last_analysis.parsetree = parsetree;
   last_analysis.lxid = MyProc->lxid;
   last_analysis.cid = GetCurrentCommandId(false);
