@@ -7,7 +7,8 @@
 #    seconds each; reports each server's median TPS, their ratio, and the median of the per-round
 #    ratios (each round's two runs are adjacent in time, so that one is the least sensitive to the
 #    machine's drift; goal >= 0.98). With perf available, also the share of the backend's CPU samples
-#    spent in zdm's hook work, which the machine's load does not move.
+#    spent in zdm's hook work, which the machine's load does not move; and the backend's own CPU time
+#    (/proc utime + stime) for a fixed number of transactions on each server, alternating.
 # 2. Lint throughput: zdm.lint() on a generated migration of STATEMENTS statements vs squawk
 #    (npm package squawk-cli, installed into bench/guard/node_modules, git-ignored; its compact
 #    "gcc" reporter, one line per issue: its default "tty" reporter is ten times slower). Both are timed
@@ -133,6 +134,38 @@ if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&
 else
   echo "   (perf not available: no profile)"
 fi
+
+# 1c. The backend's CPU time for a fixed number of transactions, with and without zdm: one psql
+# session per run plays the DDL script CPU_TRANSACTIONS times and reads its own backend's utime +
+# stime from /proc at the end (clock ticks). Nothing else is counted (not the client, not waiting), so
+# the ratio without/with is the throughput ratio of a backend-bound run, and it moves far less than
+# TPS. Alternating servers, CPU_ROUNDS rounds; the median per-round ratio is reported.
+CPU_ROUNDS=${CPU_ROUNDS:-8}
+CPU_TRANSACTIONS=${CPU_TRANSACTIONS:-2000}
+{
+  echo "SET client_min_messages = error;"
+  for _ in $(seq "$CPU_TRANSACTIONS"); do cat "$WORK/ddl.sql"; done
+  echo "SELECT pg_backend_pid() AS pid \gset"
+  echo '\setenv ZDM_BENCH_PID :pid'
+  echo "\\! awk '{ print \$14 + \$15 }' /proc/\$ZDM_BENCH_PID/stat"
+} >"$WORK/cpu.sql"
+echo "   backend CPU time for $CPU_TRANSACTIONS transactions of the script, $CPU_ROUNDS rounds (clock ticks):"
+: >"$WORK/cpu_ratio"
+for round in $(seq 1 "$CPU_ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then order="off on"; else order="on off"; fi
+  line="   round $round:"
+  for which in $order; do
+    if [ "$which" = on ]; then port=$PORT_ON; else port=$PORT_OFF; fi
+    settle
+    ticks=$("$PG_BINDIR/psql" -X -q -At -p "$port" -f "$WORK/cpu.sql" 2>/dev/null | tail -1)
+    [ -n "$ticks" ] || { echo "cpu run failed on $which"; exit 1; }
+    eval "ticks_$which=$ticks"
+    line="$line $which $ticks"
+  done
+  awk -v off="$ticks_off" -v on="$ticks_on" 'BEGIN { printf "%.6f\n", off / on }' >>"$WORK/cpu_ratio"
+  echo "$line (without/with $(tail -1 "$WORK/cpu_ratio"))"
+done
+awk -v r="$(median <"$WORK/cpu_ratio")" 'BEGIN { printf "   median per-round CPU ratio without/with: %.3f (goal >= 0.98)\n", r }'
 
 # ---------------------------------------------------------------------------------------------
 # 2. Lint throughput.
