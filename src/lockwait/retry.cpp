@@ -143,23 +143,39 @@ bool cancel_autovacuum(PGPROC* proc) {
   return true;
 }
 
-// Before a TimeoutOnly statement: cancels the autovacuum workers that hold a lock conflicting with the
-// one it takes on a relation it names. It gets no retry, so cancelling after its timeout (as
-// retry_loop does) would come too late; PostgreSQL would cancel them after deadlock_timeout anyway.
-void cancel_blocking_autovacuum(const Plan& plan) {
+// Calls holder(xid, proc) for each transaction holding a lock that conflicts with one the plan needs
+// on its relations (lock.c GetLockConflicts, as WaitForLockers uses it): a prepared transaction as its
+// xid (it keeps the virtual xid of the session that prepared it, twophase.c MarkAsPreparingGuts, so it
+// is looked for first: that session may be us, or gone) with proc nullptr; any other as its PGPROC,
+// never this backend's. `holder` must be trivially destructible: this runs between PostgreSQL calls.
+template <typename Fn>
+void for_each_conflicting_holder(const Plan& plan, Fn&& holder) {
   for (int r = 0; r < plan.relations; r++) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, plan.relids[r]);
     VirtualTransactionId* vxids = GetLockConflicts(&tag, plan.modes[r], nullptr);
     for (; VirtualTransactionIdIsValid(*vxids); vxids++) {
       bool more = false;
-      if (TransactionIdIsValid(TwoPhaseGetXidByVirtualXID(*vxids, &more))) continue;  // prepared
+      TransactionId xid = TwoPhaseGetXidByVirtualXID(*vxids, &more);
+      if (TransactionIdIsValid(xid)) {
+        holder(xid, static_cast<PGPROC*>(nullptr));
+        continue;
+      }
       PGPROC* proc = BackendIdGetProc(vxids->backendId);
-      if (proc != nullptr && proc != MyProc && cancel_autovacuum(proc))
-        ereport(NOTICE, (errmsg("cancelled autovacuum worker %d, which held a lock %s needs", proc->pid,
-                                plan.command)));
+      if (proc != nullptr && proc->pid != 0 && proc != MyProc) holder(InvalidTransactionId, proc);
     }
   }
+}
+
+// Before a TimeoutOnly statement: cancels the autovacuum workers that hold a lock conflicting with the
+// one it takes on a relation it names. It gets no retry, so cancelling after its timeout (as
+// retry_loop does) would come too late; PostgreSQL would cancel them after deadlock_timeout anyway.
+void cancel_blocking_autovacuum(const Plan& plan) {
+  for_each_conflicting_holder(plan, [&](TransactionId, PGPROC* proc) {
+    if (proc != nullptr && cancel_autovacuum(proc))
+      ereport(NOTICE, (errmsg("cancelled autovacuum worker %d, which held a lock %s needs", proc->pid,
+                              plan.command)));
+  });
 }
 
 // The sessions that hold a lock conflicting with the one the statement needs, one per line.
@@ -174,30 +190,19 @@ void describe_blockers(const Plan& plan, TimestampTz waiting_since, bool cancel,
   int npids = 0;
   TransactionId xids[16];
   int nxids = 0;
-  for (int r = 0; r < plan.relations; r++) {
-    LOCKTAG tag;
-    SET_LOCKTAG_RELATION(tag, MyDatabaseId, plan.relids[r]);
-    VirtualTransactionId* vxids = GetLockConflicts(&tag, plan.modes[r], nullptr);
-    for (; VirtualTransactionIdIsValid(*vxids); vxids++) {
-      // A prepared transaction keeps the virtual xid of the session that prepared it (twophase.c:
-      // MarkAsPreparingGuts), so look for it first: that session may be us, or gone.
-      bool more = false;
-      TransactionId xid = TwoPhaseGetXidByVirtualXID(*vxids, &more);
-      if (TransactionIdIsValid(xid)) {
-        bool known = false;
-        for (int i = 0; i < nxids; i++) known = known || xids[i] == xid;
-        if (!known && nxids < 16) xids[nxids++] = xid;
-        continue;
-      }
-      PGPROC* proc = BackendIdGetProc(vxids->backendId);
-      if (proc == nullptr || proc->pid == 0 || proc == MyProc) continue;
+  for_each_conflicting_holder(plan, [&](TransactionId xid, PGPROC* proc) {
+    if (proc == nullptr) {
       bool known = false;
-      for (int i = 0; i < npids; i++) known = known || pids[i] == proc->pid;
-      if (known || npids == 64) continue;
-      cancelled[npids] = cancel && cancel_autovacuum(proc);
-      pids[npids++] = proc->pid;
+      for (int i = 0; i < nxids; i++) known = known || xids[i] == xid;
+      if (!known && nxids < 16) xids[nxids++] = xid;
+      return;
     }
-  }
+    bool known = false;
+    for (int i = 0; i < npids; i++) known = known || pids[i] == proc->pid;
+    if (known || npids == 64) return;
+    cancelled[npids] = cancel && cancel_autovacuum(proc);
+    pids[npids++] = proc->pid;
+  });
   pgstat_clear_backend_activity_snapshot();  // fresh states, not those cached earlier in the transaction
   // Sessions whose transaction began after this attempt started waiting did not block it: they got
   // their lock once it left the queue (busy readers of the table). Name only the others, unless no
