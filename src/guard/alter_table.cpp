@@ -1279,7 +1279,10 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
     if (cmd->name != nullptr) a.column = quote_ident(cmd->name);
     // Actions on other relations (the referenced table, the partition) follow this one.
     Statement extra;
-    if (target.oid != InvalidOid) {
+    // A temporary table's subcommands reach only temporary relations (PostgreSQL keeps partitions,
+    // children and foreign keys of a temporary table temporary), except INHERIT / NO INHERIT.
+    bool detail = !(context.skip_temporary_detail && target.facts.temporary);
+    if (target.oid != InvalidOid && detail) {
       switch (a.op) {
         case Op::AlterColumnType: fill_type_change(target, cmd, a, &extra); break;
         case Op::AddColumn: fill_add_column(target, cmd, a, context, extra); break;
@@ -1308,6 +1311,8 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
         case Op::SetAccessMethod: fill_storage(target, cmd, a); break;
         default: break;
       }
+    }
+    if (target.oid != InvalidOid) {
       if (cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit) {
         // tablecmds.c ATExecAddInherit opens the new parent SHARE UPDATE EXCLUSIVE, ATExecDropInherit
         // the old one ACCESS SHARE.
@@ -1317,6 +1322,8 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
                                                                                          : LockMode::AccessShare,
                                               false, a));
       }
+    }
+    if (target.oid != InvalidOid && detail) {
       bool has_children = target.facts.kind == RELKIND_PARTITIONED_TABLE ||
                           pg::call([&] { return has_subclass(target.oid); });
       if (stmt->relation->inh && has_children && recurses(target, a, cmd)) add_children(target, cmd, a, context, extra);

@@ -74,21 +74,19 @@ bool locked_by_me(Oid relid, LOCKMODE mode) {
 RawFacts read_facts(Oid relid) {
   return pg::call([&]() -> RawFacts {
     RawFacts f{};
+    Relation rel = RelationIdGetRelation(relid);  // without a lock we only read cached fields
+    if (rel == nullptr) return f;
     // The real size needs the storage manager, which needs a lock: take ACCESS SHARE only if it is
     // free now (never queue behind a waiting DDL), and give it back at once unless we held it already.
-    // Taken first, so that the invalidations it accepts are absorbed before the relation cache entry
-    // is read (and built once, not again after them).
-    bool held = locked_by_me(relid, AccessShareLock);
+    // A temporary relation needs none: no other session can touch its storage. Invalidations the lock
+    // accepts rebuild the entry in place (it is referenced), so the fields are read after it.
+    bool temporary = rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP;
+    bool held = temporary || locked_by_me(relid, AccessShareLock);
     bool locked = held || (!no_lock && ConditionalLockRelationOid(relid, AccessShareLock));
-    Relation rel = RelationIdGetRelation(relid);  // without a lock we only read cached fields
-    if (rel == nullptr) {
-      if (locked && !held) UnlockRelationOid(relid, AccessShareLock);
-      return f;
-    }
     f.ok = true;
     f.kind = rel->rd_rel->relkind;
     f.created_in_transaction = rel->rd_createSubid != InvalidSubTransactionId;
-    f.temporary = rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP;
+    f.temporary = temporary;
     f.reltuples = rel->rd_rel->reltuples;
     f.relpages = rel->rd_rel->relpages;
     f.blocks = -1;
@@ -98,7 +96,10 @@ RawFacts read_facts(Oid relid) {
       f.blocks = RelationGetNumberOfBlocks(rel);
     const char* relname = RelationGetRelationName(rel);
     char* nsp = get_namespace_name(RelationGetNamespace(rel));
-    f.name = quote_qualified_identifier(RelationIsVisible(relid) ? nullptr : nsp, relname);
+    // Visible = the first relation of that name on the search path (namespace.c RelationIsVisible,
+    // without its pg_class lookup: the relation cache entry has the name).
+    bool visible = RelnameGetRelid(relname) == relid;
+    f.name = quote_qualified_identifier(visible ? nullptr : nsp, relname);
     f.qualified = quote_qualified_identifier(nsp ? nsp : "", relname);
     RelationClose(rel);
     if (locked && !held) UnlockRelationOid(relid, AccessShareLock);

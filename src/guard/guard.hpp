@@ -34,6 +34,11 @@ struct AnalysisContext {
   // Take no lock at all, not even the brief ACCESS SHARE that reads a size or a definition when it is
   // free (zdm.lock_preview: only lock modes matter there). Sizes then come from pg_class.relpages.
   bool take_no_lock = false;
+  // The hook's analysis while the transaction holds no ACCESS EXCLUSIVE lock: everything that reads it
+  // (the rules, lock-safe DDL) ignores relations no other session can see, so the work that only
+  // describes a temporary relation further (what a column type change does to it, the temporary
+  // tables a DROP reaches with it) is skipped. zdm.analyze, zdm.lint and previews leave it false.
+  bool skip_temporary_detail = false;
 };
 
 // Facts about one utility statement (a raw parse tree node). Reads the catalog through syscache and

@@ -170,6 +170,8 @@ void judge_and_report(Node* parsetree, const std::string& text) {
   forget_analysis();
   AnalysisContext context;
   context.in_transaction_block = IsTransactionBlock();
+  // statement-after-access-exclusive judges every statement while such a lock is held.
+  context.skip_temporary_detail = held_access_exclusive().empty();
 
   // Analyse in a subtransaction: if the analysis hits an error (an unknown type, say), PostgreSQL
   // will report the same error itself when it runs the statement, so ours is discarded cleanly.

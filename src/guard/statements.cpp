@@ -616,8 +616,11 @@ void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out
         out.actions.push_back(std::move(h));
       }
     }
+    // What a temporary table's DROP reaches (its foreign-key partners, partitions, parent) is
+    // temporary too.
+    bool detail = !(context.skip_temporary_detail && target.facts.temporary);
     std::vector<Oid> partners;
-    if (a.op == Op::DropRelation && target.oid != InvalidOid &&
+    if (a.op == Op::DropRelation && target.oid != InvalidOid && detail &&
         (a.rel.kind == RELKIND_RELATION || a.rel.kind == RELKIND_PARTITIONED_TABLE))
       partners = foreign_key_partners(target.oid, a.cascade);
     std::vector<Action> others;
@@ -626,7 +629,7 @@ void analyze_drop(DropStmt* stmt, const AnalysisContext& context, Statement& out
       a.referenced = a.referenced.empty() ? o.rel.name : a.referenced + ", " + o.rel.name;
       others.push_back(std::move(o));
     }
-    if (a.op == Op::DropRelation && target.oid != InvalidOid) {
+    if (a.op == Op::DropRelation && target.oid != InvalidOid && detail) {
       // Partitions go with a partitioned table, inheritance children only with CASCADE: each is
       // locked ACCESS EXCLUSIVE by findDependentObjects.
       if (a.rel.kind == RELKIND_PARTITIONED_TABLE || a.cascade) {
