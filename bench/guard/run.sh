@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Guard benchmarks (never run by CI), both in one run on the same machine:
 #
-# 1. Hook overhead: pgbench with a DDL-heavy custom script (create temp table, alter, index, drop)
-#    against two otherwise identical scratch servers, one with shared_preload_libraries = 'zdm' and
-#    one without the library. Runs alternate (off/on, then on/off, ...) for ROUNDS rounds of SECONDS
-#    seconds each; reports each server's median TPS, their ratio, and the median of the per-round
-#    ratios (each round's two runs are adjacent in time, so that one is the least sensitive to the
-#    machine's drift; goal >= 0.98). With perf available, also the share of the backend's CPU samples
-#    spent in zdm's hook work, which the machine's load does not move; and the backend's own CPU time
-#    (/proc utime + stime) for a fixed number of transactions on each server, alternating.
+# 1. Hook overhead: pgbench with a DDL-heavy custom script (create temp table, alter, index, drop),
+#    with and without zdm, on ONE scratch server and in one database, alternating: "with" sessions
+#    load the library (session_preload_libraries = 'zdm') and the extension's event trigger is
+#    enabled; "without" sessions do not load it and the event trigger is disabled (nothing of zdm
+#    runs). One server, because the script's cost is mostly the kernel creating and unlinking the
+#    temporary table's files, and two data directories on the same ext4 file system drift apart by
+#    +-30 % (inode allocation scans recently deleted inodes of the directory's block group).
+#    Reports the median of the per-round TPS ratios (goal >= 0.98), the backend's own CPU time
+#    (/proc utime + stime) for a fixed number of transactions, alternating, and with perf the share
+#    of the backend's samples in zdm's hook work.
+#    TEMP_ON_TMPFS=1 puts temporary tables in a tablespace on /dev/shm: no file-system cost, so the
+#    backend is CPU-bound in PostgreSQL's DDL code and zdm's share is at its largest.
 # 2. Lint throughput: zdm.lint() on a generated migration of STATEMENTS statements vs squawk
 #    (npm package squawk-cli, installed into bench/guard/node_modules, git-ignored; its compact
 #    "gcc" reporter, one line per issue: its default "tty" reporter is ten times slower). Both are timed
@@ -18,6 +22,7 @@
 #    while zdm.lint() does not exist.
 #
 #   bash bench/guard/run.sh
+#   TEMP_ON_TMPFS=1 bash bench/guard/run.sh
 #   ROUNDS=3 SECONDS_PER_RUN=5 STATEMENTS=2000 bash bench/guard/run.sh   # a quick look
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -29,28 +34,48 @@ CLIENTS=${CLIENTS:-1}
 STATEMENTS=${STATEMENTS:-10000}
 LINT_RUNS=${LINT_RUNS:-5}
 SQUAWK_VERSION=${SQUAWK_VERSION:-2.66.0}
-PORT_ON=${ZDM_BENCH_PORT_ON:-55507}
-PORT_OFF=${ZDM_BENCH_PORT_OFF:-55508}
+TEMP_ON_TMPFS=${TEMP_ON_TMPFS:-0}
+PORT=${ZDM_BENCH_PORT:-55507}
 HERE=$ROOT/bench/guard
 WORK=$(mktemp -d /tmp/zdm-guard-bench.XXXXXX)
 chmod 755 "$WORK"
+TMPFS_DIR=/dev/shm/zdm-guard-bench.$$
 
 build_and_install >/dev/null
-# Same settings on both servers; warnings are not written to the server log (log_min_messages) nor
-# sent to pgbench (client_min_messages), so a finding costs its judgement, not log I/O.
-# Autovacuum is off and both servers are vacuumed and checkpointed before every run: the script churns
-# the catalogs, and an autovacuum or checkpoint of one server during the other's run would steal CPU
-# from it (2 cores).
-common=("log_min_messages = error" "max_connections = 50" "shared_buffers = 128MB" "autovacuum = off")
-start_server h4bench_on "$PORT_ON" "shared_preload_libraries = 'zdm'" "${common[@]}"
-start_server h4bench_off "$PORT_OFF" "${common[@]}"
-trap 'stop_server h4bench_on; stop_server h4bench_off; rm -rf "$WORK"' EXIT
+# Warnings are not written to the server log (log_min_messages) nor sent to pgbench
+# (client_min_messages), so a finding costs its judgement, not log I/O. Autovacuum is off and the
+# server is vacuumed and checkpointed before every run: the script churns the catalogs, and an
+# autovacuum or checkpoint during a run would take CPU from it (2 cores).
+start_server h4bench "$PORT" "log_min_messages = error" "max_connections = 50" "shared_buffers = 128MB" "autovacuum = off"
+trap 'stop_server h4bench; rm -rf "$WORK" "$TMPFS_DIR"' EXIT
 export PGHOST=$(readlink -f "$RUN_DIR") PGUSER=postgres PGDATABASE=postgres
 
-q() { local port=$1; shift; "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$port" -c "$1"; }
-q "$PORT_ON" "CREATE EXTENSION zdm;"
-[ "$(q "$PORT_ON" "SELECT count(*) FROM pg_settings WHERE name = 'zdm.mode'")" = 1 ] || { echo "zdm not loaded on h4bench_on"; exit 1; }
-[ "$(q "$PORT_OFF" "SELECT count(*) FROM pg_settings WHERE name = 'zdm.mode'")" = 0 ] || { echo "zdm loaded on h4bench_off"; exit 1; }
+q() { "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$PORT" -c "$1"; }
+q "CREATE EXTENSION zdm;"
+if [ "$TEMP_ON_TMPFS" = 1 ]; then
+  as_server mkdir -p "$TMPFS_DIR"
+  q "CREATE TABLESPACE zdm_bench_tmpfs LOCATION '$TMPFS_DIR'"
+  q "ALTER SYSTEM SET temp_tablespaces = 'zdm_bench_tmpfs'"
+  q "SELECT pg_reload_conf()" >/dev/null
+fi
+
+# phase with|without: what the next sessions get. PGOPTIONS_PHASE holds their options.
+phase() {
+  if [ "$1" = with ]; then
+    q "ALTER EVENT TRIGGER zdm_guard ENABLE"
+    PGOPTIONS_PHASE="-c session_preload_libraries=zdm -c client_min_messages=error"
+  else
+    q "ALTER EVENT TRIGGER zdm_guard DISABLE"
+    PGOPTIONS_PHASE="-c client_min_messages=error"
+  fi
+}
+# After a DDL statement (which would fire the event trigger), is the library loaded?
+loaded() {
+  PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/psql" -X -q -At -p "$PORT" \
+    -c "CREATE TEMP TABLE zdm_bench_probe ()" -c "SELECT count(*) FROM pg_settings WHERE name = 'zdm.mode'"
+}
+phase with; [ "$(loaded)" = 1 ] || { echo "zdm not loaded in the 'with' phase"; exit 1; }
+phase without; [ "$(loaded)" = 0 ] || { echo "zdm loaded in the 'without' phase"; exit 1; }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -67,54 +92,86 @@ ALTER TABLE bench_tmp ALTER COLUMN v SET DEFAULT 'x';
 DROP TABLE bench_tmp;
 SQL
 
-settle() {
-  for p in "$PORT_OFF" "$PORT_ON"; do q "$p" "VACUUM" && q "$p" "CHECKPOINT"; done
-}
-run_pgbench() {  # run_pgbench PORT -> TPS
+settle() { q "VACUUM" && q "CHECKPOINT"; }
+run_pgbench() {  # run_pgbench with|without -> TPS
+  phase "$1"
   settle
-  PGOPTIONS="-c client_min_messages=error" "$PG_BINDIR/pgbench" -n -p "$1" -c "$CLIENTS" -j "$CLIENTS" \
+  PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/pgbench" -n -p "$PORT" -c "$CLIENTS" -j "$CLIENTS" \
     -T "$SECONDS_PER_RUN" -f "$WORK/ddl.sql" postgres 2>&1 |
     awk '/^tps = / { print $3 }'
 }
-echo "== guard overhead: pgbench, $ROUNDS rounds x 2 servers x ${SECONDS_PER_RUN}s, $CLIENTS clients, DDL script:"
+where="temporary tables in the default tablespace"
+[ "$TEMP_ON_TMPFS" = 1 ] && where="temporary tables on tmpfs (temp_tablespaces)"
+echo "== guard overhead: pgbench, $ROUNDS rounds x (with, without) x ${SECONDS_PER_RUN}s, $CLIENTS clients, $where, DDL script:"
 sed 's/^/   /' "$WORK/ddl.sql"
-: >"$WORK/on"; : >"$WORK/off"; : >"$WORK/ratio"
-# One discarded run per server first: a fresh cluster's first seconds (catalog caches, the first
-# autovacuum of the churned catalogs) are slower than the rest.
-run_pgbench "$PORT_OFF" >/dev/null; run_pgbench "$PORT_ON" >/dev/null
+: >"$WORK/with"; : >"$WORK/without"; : >"$WORK/ratio"
+# One discarded run of each first: a fresh cluster's first seconds (catalog caches) are slower.
+run_pgbench without >/dev/null; run_pgbench with >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
-  if [ $((round % 2)) -eq 1 ]; then order="off on"; else order="on off"; fi
+  if [ $((round % 2)) -eq 1 ]; then order="without with"; else order="with without"; fi
   line="   round $round:"
   for which in $order; do
-    if [ "$which" = on ]; then port=$PORT_ON; else port=$PORT_OFF; fi
-    tps=$(run_pgbench "$port")
-    [ -n "$tps" ] || { echo "pgbench failed on $which"; exit 1; }
+    tps=$(run_pgbench "$which")
+    [ -n "$tps" ] || { echo "pgbench failed ($which)"; exit 1; }
     echo "$tps" >>"$WORK/$which"
     line="$line $which $tps"
   done
-  awk -v a="$(tail -1 "$WORK/on")" -v b="$(tail -1 "$WORK/off")" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/ratio"
-  echo "$line (on/off $(tail -1 "$WORK/ratio"))"
+  awk -v a="$(tail -1 "$WORK/with")" -v b="$(tail -1 "$WORK/without")" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/ratio"
+  echo "$line (with/without $(tail -1 "$WORK/ratio"))"
 done
-tps_on=$(median <"$WORK/on"); tps_off=$(median <"$WORK/off")
-echo "   median TPS without zdm: $tps_off"
-echo "   median TPS with zdm:    $tps_on"
-awk -v a="$tps_on" -v b="$tps_off" 'BEGIN { printf "   ratio of the medians with/without: %.3f\n", a / b }'
+tps_with=$(median <"$WORK/with"); tps_without=$(median <"$WORK/without")
+echo "   median TPS without zdm: $tps_without"
+echo "   median TPS with zdm:    $tps_with"
+awk -v a="$tps_with" -v b="$tps_without" 'BEGIN { printf "   ratio of the medians with/without: %.3f\n", a / b }'
 echo "   per-round ratios: min $(sort -g "$WORK/ratio" | head -1), max $(sort -g "$WORK/ratio" | tail -1)"
 awk -v r="$(median <"$WORK/ratio")" 'BEGIN { printf "   median per-round ratio with/without: %.3f (goal >= 0.98)\n", r }'
 
-# 1b. Where the backend's time goes, with the library loaded: perf samples (on CPU, user and kernel)
-# of the pgbench backend, and the share spent in zdm's hook work (judging and planning, children
-# included; not the statement itself, which the hook calls). Unlike the TPS above, this is not moved
-# by the other server or the machine's drift. Skipped without perf (Debian: linux-perf).
+# 1b. The backend's CPU time for a fixed number of transactions, with and without zdm: one psql
+# session per run plays the DDL script CPU_TRANSACTIONS times and reads its own backend's utime +
+# stime from /proc at the end (clock ticks). Nothing else is counted (not the client, not waiting), so
+# the ratio without/with is the throughput ratio of a backend-bound run. Alternating, CPU_ROUNDS
+# rounds; the median per-round ratio is reported.
+CPU_ROUNDS=${CPU_ROUNDS:-8}
+CPU_TRANSACTIONS=${CPU_TRANSACTIONS:-2000}
+{
+  for _ in $(seq "$CPU_TRANSACTIONS"); do cat "$WORK/ddl.sql"; done
+  echo "SELECT pg_backend_pid() AS pid \gset"
+  echo '\setenv ZDM_BENCH_PID :pid'
+  echo "\\! awk '{ print \$14 + \$15 }' /proc/\$ZDM_BENCH_PID/stat"
+} >"$WORK/cpu.sql"
+echo "   backend CPU time for $CPU_TRANSACTIONS transactions of the script, $CPU_ROUNDS rounds (clock ticks):"
+: >"$WORK/cpu_ratio"
+for round in $(seq 1 "$CPU_ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then order="without with"; else order="with without"; fi
+  line="   round $round:"
+  for which in $order; do
+    phase "$which"
+    settle
+    ticks=$(PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/psql" -X -q -At -p "$PORT" -f "$WORK/cpu.sql" 2>/dev/null | tail -1)
+    [ -n "$ticks" ] || { echo "cpu run failed ($which)"; exit 1; }
+    eval "ticks_$which=$ticks"
+    line="$line $which $ticks"
+  done
+  awk -v off="$ticks_without" -v on="$ticks_with" 'BEGIN { printf "%.6f\n", off / on }' >>"$WORK/cpu_ratio"
+  echo "$line (without/with $(tail -1 "$WORK/cpu_ratio"))"
+done
+awk -v r="$(median <"$WORK/cpu_ratio")" 'BEGIN { printf "   median per-round CPU ratio without/with: %.3f (goal >= 0.98)\n", r }'
+
+# 1c. Where the backend's time goes with zdm: perf samples (on CPU, user and kernel) of the pgbench
+# backend, and the share in zdm's hook work (judging and planning, children included; not the
+# statement itself, which the hook calls). Part of it is only done earlier: the relation's lookup and
+# its cache entry are then found ready by PostgreSQL, so this is an upper bound. Skipped without perf
+# (Debian: linux-perf).
+phase with
 if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
   echo "   profile of the pgbench backend with zdm (perf, ${SECONDS_PER_RUN}s):"
   settle
-  PGOPTIONS="-c client_min_messages=error" "$PG_BINDIR/pgbench" -n -p "$PORT_ON" -c 1 -j 1 \
+  PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/pgbench" -n -p "$PORT" -c 1 -j 1 \
     -T $((SECONDS_PER_RUN + 2)) -f "$WORK/ddl.sql" postgres >"$WORK/pgbench_profiled" 2>&1 &
   pgbench_pid=$!
   backend=""
   for _ in $(seq 50); do
-    backend=$(q "$PORT_ON" "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")
+    backend=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1")
     [ -n "$backend" ] && break
     sleep 0.1
   done
@@ -135,43 +192,11 @@ else
   echo "   (perf not available: no profile)"
 fi
 
-# 1c. The backend's CPU time for a fixed number of transactions, with and without zdm: one psql
-# session per run plays the DDL script CPU_TRANSACTIONS times and reads its own backend's utime +
-# stime from /proc at the end (clock ticks). Nothing else is counted (not the client, not waiting), so
-# the ratio without/with is the throughput ratio of a backend-bound run, and it moves far less than
-# TPS. Alternating servers, CPU_ROUNDS rounds; the median per-round ratio is reported.
-CPU_ROUNDS=${CPU_ROUNDS:-8}
-CPU_TRANSACTIONS=${CPU_TRANSACTIONS:-2000}
-{
-  echo "SET client_min_messages = error;"
-  for _ in $(seq "$CPU_TRANSACTIONS"); do cat "$WORK/ddl.sql"; done
-  echo "SELECT pg_backend_pid() AS pid \gset"
-  echo '\setenv ZDM_BENCH_PID :pid'
-  echo "\\! awk '{ print \$14 + \$15 }' /proc/\$ZDM_BENCH_PID/stat"
-} >"$WORK/cpu.sql"
-echo "   backend CPU time for $CPU_TRANSACTIONS transactions of the script, $CPU_ROUNDS rounds (clock ticks):"
-: >"$WORK/cpu_ratio"
-for round in $(seq 1 "$CPU_ROUNDS"); do
-  if [ $((round % 2)) -eq 1 ]; then order="off on"; else order="on off"; fi
-  line="   round $round:"
-  for which in $order; do
-    if [ "$which" = on ]; then port=$PORT_ON; else port=$PORT_OFF; fi
-    settle
-    ticks=$("$PG_BINDIR/psql" -X -q -At -p "$port" -f "$WORK/cpu.sql" 2>/dev/null | tail -1)
-    [ -n "$ticks" ] || { echo "cpu run failed on $which"; exit 1; }
-    eval "ticks_$which=$ticks"
-    line="$line $which $ticks"
-  done
-  awk -v off="$ticks_off" -v on="$ticks_on" 'BEGIN { printf "%.6f\n", off / on }' >>"$WORK/cpu_ratio"
-  echo "$line (without/with $(tail -1 "$WORK/cpu_ratio"))"
-done
-awk -v r="$(median <"$WORK/cpu_ratio")" 'BEGIN { printf "   median per-round CPU ratio without/with: %.3f (goal >= 0.98)\n", r }'
-
 # ---------------------------------------------------------------------------------------------
 # 2. Lint throughput.
 echo
 echo "== lint: $STATEMENTS statements, zdm.lint() vs squawk $SQUAWK_VERSION"
-if [ "$(q "$PORT_ON" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'zdm'::regnamespace AND proname = 'lint'")" = 0 ]; then
+if [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'zdm'::regnamespace AND proname = 'lint'")" = 0 ]; then
   echo "   zdm.lint() does not exist in this build: skipped"
   exit 0
 fi
@@ -183,7 +208,7 @@ SQUAWK=$HERE/node_modules/.bin/squawk
 # A migration in groups of ten statements, as a real migration history has them: a new table and a
 # change to it, and safe and risky changes to 100 tables that exist in the database (1,000 rows each),
 # so that zdm reads the catalog for most statements and has findings to report.
-q "$PORT_ON" "DO \$\$ BEGIN FOR i IN 0..99 LOOP
+q "DO \$\$ BEGIN FOR i IN 0..99 LOOP
     EXECUTE format('CREATE TABLE bench_t%s (id int PRIMARY KEY, name text NOT NULL,
                     created_at timestamptz NOT NULL DEFAULT now())', i);
     EXECUTE format('INSERT INTO bench_t%s SELECT g, ''n'' || g FROM generate_series(1, 1000) g', i);
@@ -211,7 +236,7 @@ now_ns() { date +%s%N; }
 { echo 'SELECT * FROM zdm.lint($zdm_bench$'; cat "$WORK/migration.sql"; echo '$zdm_bench$);'; } >"$WORK/lint.sql"
 time_zdm() {
   local t0; t0=$(now_ns)
-  "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$PORT_ON" -f "$WORK/lint.sql" >"$WORK/zdm.out"
+  "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$PORT" -f "$WORK/lint.sql" >"$WORK/zdm.out"
   echo $(( $(now_ns) - t0 ))
 }
 time_squawk() {
@@ -224,7 +249,7 @@ for r in $(seq 1 "$LINT_RUNS"); do
   time_zdm >>"$WORK/zdm.ns"
   time_squawk >>"$WORK/squawk.ns"
 done
-findings=$(q "$PORT_ON" "SELECT sum(n) || ' (' || string_agg(n || ' ' || rule, ', ') || ')' FROM
+findings=$(q "SELECT sum(n) || ' (' || string_agg(n || ' ' || rule, ', ') || ')' FROM
   (SELECT rule, count(*) n FROM zdm.lint(pg_read_file('$WORK/migration.sql')) GROUP BY rule ORDER BY rule) r" 2>/dev/null ||
   echo "?")
 echo "   zdm.lint findings: $findings; squawk issues: $(grep -c ': warning: \|: error: ' "$WORK/squawk.out" || true)"
