@@ -10,7 +10,9 @@ CREATE TABLE orders (id bigint PRIMARY KEY, region text, amount int);
 INSERT INTO orders SELECT g, NULL, g % 7 FROM generate_series(1, 5000) g;
 
 -- Every row matching the where clause is updated, in committed batches walked by the primary key.
--- Fixed batch size: 5000 rows / 1000 = 5 batches.
+-- Fixed batch size, at most 1000 rows per batch: the first two batches read their boundary through the
+-- index; once the key proves dense, each range of 2000 keys takes two batches, its even keys then its
+-- odd keys (whose updates are then HOT): 1000 + 1000 + 2 x 1000 + 2 x 500 = 6 batches.
 CALL zdm.backfill('orders', 'region = ''us''', 'region IS NULL', batch_size => 1000, adaptive => false,
                   job_name => 'fill region');
 SELECT count(*) FILTER (WHERE region = 'us') AS us, count(*) AS total FROM orders;
@@ -69,6 +71,8 @@ SELECT state, rows_done, batches > 1 AS batched, last_key = upper_bound AS walke
 -- Dead row versions: the old versions of each batch are pruned once no snapshot needs them (after the
 -- next batch) and their space is recorded in the free space map, so that later batches reuse it.
 -- Updating every row leaves the table within 1.3x its size; one UPDATE of the same table doubles it.
+-- The odd keys' updates are HOT (the even keys' pruned versions left room on their pages), and add no
+-- index entry; under the one UPDATE none is (every page is full).
 CREATE TABLE wide (id int PRIMARY KEY, region text, payload text);
 INSERT INTO wide SELECT g, NULL, md5(g::text) FROM generate_series(1, 20000) g;
 CREATE TABLE wide_update (LIKE wide INCLUDING ALL);
@@ -80,6 +84,9 @@ UPDATE wide_update SET region = 'us' WHERE region IS NULL;
 SELECT pg_table_size('wide') <= 1.3 * :size_before AS backfill_within_1_3x,
        pg_table_size('wide_update') >= 1.9 * :size_before AS update_doubles,
        (SELECT count(*) FROM wide WHERE region = 'us') AS filled;
+SELECT pg_stat_force_next_flush();
+SELECT relname, n_tup_upd, n_tup_hot_upd > 0.3 * n_tup_upd AS many_hot, n_tup_hot_upd = 0 AS no_hot
+  FROM pg_stat_user_tables WHERE relname IN ('wide', 'wide_update') ORDER BY relname;
 
 -- Progress is also visible in the job table, one row per job, written with each batch.
 SELECT count(*) AS jobs, count(*) FILTER (WHERE state = 'done') AS done

@@ -16,6 +16,7 @@ CREATE TABLE zdm.backfill_jobs (
     lower_bound       text,            -- the first key (or block 0) when the job started
     upper_bound       text,            -- fixed when the job starts (a key, or a block number)
     last_key          text,            -- the last key (or block) whose batch committed
+    split_upper       text,            -- (last_key, split_upper]: even keys done, odd keys not yet
     deferred          jsonb NOT NULL DEFAULT '[]',  -- skipped keys (blocks) whose rows were locked
     batch_size        integer NOT NULL,
     adaptive          boolean NOT NULL,

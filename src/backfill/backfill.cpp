@@ -448,13 +448,22 @@ struct Statements {
   std::string rel;
 };
 
+// Which of a range's rows a batch updates. A range of an integer key can be done in two steps, the
+// even keys and then the odd ones, each committed: on a page filled in key order the first step moves
+// every other row's new version elsewhere, and once that commit's dead versions are pruned (PostgreSQL
+// does it as the second step reads the page) the other rows' new versions fit on their own page, so
+// their updates are HOT: no new index entries. About half the updates of a packed table become HOT.
+enum class Part { All, EvenKeys, OddKeys };
+
 // `from_start`: the first batch, which has no lower bound ($1 unused): the others get a plain range,
 // which the plans prepared once serve well (an "$1 IS NULL OR" would not use the index's lower bound).
 Statements statements(const std::string& rel, const Key& key, const std::string& set_clause,
-                      const std::string& where_clause, bool from_start = false) {
+                      const std::string& where_clause, bool from_start = false, Part part = Part::All) {
   Statements s;
   s.rel = rel;
-  const std::string where = "(\n" + where_clause + "\n)";
+  std::string where = "(\n" + where_clause + "\n)";
+  if (part == Part::EvenKeys) where += " AND (" + key.column + " % 2) = 0";
+  if (part == Part::OddKeys) where += " AND (" + key.column + " % 2) <> 0";
   const std::string head = "UPDATE ONLY " + rel + " SET\n" + set_clause + "\nWHERE " + where;
   std::string kx;
   if (key.ctid) {
@@ -670,6 +679,7 @@ struct Job {
   Options o;
   int64 rows_done = 0, batches = 0, current = 0;
   int64 rows_per_block = 100;  // the table's density when the job (re)started
+  Value split_upper;  // the range (last, split_upper] whose even keys are done, its odd keys not yet
 };
 
 Job load_job(int64 id) {
@@ -677,7 +687,7 @@ Job load_job(int64 id) {
       "SELECT relid::text, set_clause, where_clause, key_column, key_type, lower_bound, upper_bound, last_key, "
       " batch_size::text, adaptive::text, target_batch_ms::text, min_batch_size::text, max_batch_size::text, "
       " sleep_ms::text, max_replica_lag_ms::text, lock_timeout_ms::text, lock_retries::text, rows_done::text, "
-      " batches::text, current_batch_size::text "
+      " batches::text, current_batch_size::text, split_upper "
       " FROM zdm.backfill_jobs WHERE id = $1::bigint",
       {num(id)});
   if (rows.empty()) throw UserError(sqlstate::kUndefinedObject, "backfill job " + num(id) + " does not exist");
@@ -707,6 +717,7 @@ Job load_job(int64 id) {
   j.rows_done = std::stoll(*r[17]);
   j.batches = std::stoll(*r[18]);
   j.current = r[19] ? std::stoll(*r[19]) : j.o.batch_size;
+  j.split_upper = r[20];
   return j;
 }
 
@@ -812,7 +823,9 @@ std::string block_of(const std::string& ctid) {
 // `by_arithmetic`: an integer key walked densely so far; the batch's upper boundary is then the last
 // one plus `size` (a unique integer key has at most `size` values in that range, so the batch is
 // never larger than asked), without reading `size` index entries to find it.
-Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mode mode, bool by_arithmetic) {
+// `part`: EvenKeys fixes the range and records it as split_upper; OddKeys finishes that range.
+Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mode mode, bool by_arithmetic,
+                   Part part) {
   return in_subtransaction(j, [&](Attempt& a) {
     Value lo;
     if (j.key.ctid) {
@@ -825,7 +838,10 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
       for (int64 b = from; b < to; ++b) a.blocks.push_back(static_cast<uint32_t>(b));
     } else {
       lo = j.last;
-      if (by_arithmetic && j.last) {
+      if (part == Part::OddKeys) {
+        a.hi = j.split_upper;
+        a.last = *a.hi == *j.upper;
+      } else if (by_arithmetic && j.last) {
         __int128 from = std::stoll(*j.last), up = std::stoll(*j.upper);
         __int128 to = from + std::max<int64>(1, size);
         a.last = to >= up;
@@ -841,10 +857,12 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
       // In a table laid out in key order (loaded or appended in key order: the common case) they are
       // the blocks between the range's first and last rows, found with two index probes; otherwise
       // (the span is much wider than the range's rows could fill) they are read row by row.
+      // (The even-keys step leaves that to the odd-keys step, which finishes the same pages.)
       std::vector<uint32_t> ends;
-      collect_blocks(s.ends, {lo, a.hi}, ends);
+      if (part != Part::EvenKeys) collect_blocks(s.ends, {lo, a.hi}, ends);
       int64 expected = size / std::max<int64>(1, j.rows_per_block) + 1;
-      if (ends.size() == 2 && ends[0] <= ends[1] && static_cast<int64>(ends[1] - ends[0]) <= 2 * expected + 16) {
+      if (part == Part::EvenKeys) {
+      } else if (ends.size() == 2 && ends[0] <= ends[1] && static_cast<int64>(ends[1] - ends[0]) <= 2 * expected + 16) {
         for (uint32_t b = ends[0]; b <= ends[1]; ++b) a.blocks.push_back(b);
       } else {
         collect_blocks(s.old_rows, {lo, a.hi}, a.blocks);
@@ -873,9 +891,13 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
              (j.key.ctid ? (a.locked.size() == 1 ? " block with locked rows" : " blocks with locked rows")
                          : (a.locked.size() == 1 ? " locked row" : " locked rows")) +
              " for now (" + a.holder + ")";
-    query("UPDATE zdm.backfill_jobs SET last_key = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
-          " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
-          " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint",
+    query(part == Part::EvenKeys
+              ? "UPDATE zdm.backfill_jobs SET split_upper = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
+                " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
+                " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint"
+              : "UPDATE zdm.backfill_jobs SET last_key = $2, split_upper = NULL, rows_done = rows_done + $3::bigint, "
+                " batches = batches + 1, current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
+                " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint",
           {num(j.id), a.hi, num(a.rows), num(rows), json_array(a.locked),
            note.empty() ? Value() : Value(note)});
   });
@@ -939,6 +961,34 @@ UserError lock_failure(const Job& j, const std::string& what, const std::string&
   throw UserError(sqlstate::kUndefinedTable, "backfill job " + num(j.id) + ": its table was dropped");
 }
 
+// Whether the job's updates can be HOT: its set clause changes no indexed column (heapam.c
+// heap_update: INDEX_ATTR_BITMAP_ALL).
+bool hot_possible(const Job& j) {
+  auto rel = relation_name(j.relid);
+  if (!rel) return false;
+  std::vector<std::string> targets = check_clauses(*rel, j.set_clause, j.where_clause);
+  std::vector<AttrNumber> columns;
+  for (const auto& t : targets) {
+    const char* name = t.c_str();
+    AttrNumber att = pg::call([&] { return get_attnum(j.relid, name); });
+    if (att == InvalidAttrNumber) return false;
+    columns.push_back(att);
+  }
+  const AttrNumber* cols = columns.data();
+  size_t ncols = columns.size();
+  Oid relid = j.relid;
+  return pg::call([&] {
+    Relation r = table_open(relid, AccessShareLock);
+    Bitmapset* indexed = RelationGetIndexAttrBitmap(r, INDEX_ATTR_BITMAP_ALL);
+    bool ok = true;
+    for (size_t i = 0; i < ncols; ++i)
+      if (bms_is_member(cols[i] - FirstLowInvalidHeapAttributeNumber, indexed)) ok = false;
+    bms_free(indexed);
+    table_close(r, AccessShareLock);
+    return ok;
+  });
+}
+
 // Runs a job from its last committed batch to the end. Caller holds the table's backfill lock and an
 // SPI connection. Returns how the job ended; a failure is recorded and thrown.
 //
@@ -952,6 +1002,11 @@ Outcome run_job(int64 id, bool worker) {
   Job j = load_job(id);
   const bool integer_key = !j.key.ctid && (j.key.type == "bigint" || j.key.type == "integer" || j.key.type == "smallint");
   bool dense = false;
+  // Two steps per range (Part) for a dense integer key, when the set clause changes no indexed
+  // column (else no update can be HOT). A range a stopped job left half done is finished first.
+  const bool split = integer_key && hot_possible(j);
+  int64 split_rows = 0;
+  double split_ms = 0;
   query("UPDATE zdm.backfill_jobs SET pid = $2::int, state = 'running', runner = $3, updated_at = clock_timestamp() "
         "WHERE id = $1::bigint AND state IN ('running', 'waiting for replica', 'paused')",
         {num(id), num(MyProcPid), worker ? "worker" : "call"});
@@ -995,12 +1050,15 @@ Outcome run_job(int64 id, bool worker) {
         sleep_ms(100);
       }
     }
-    Statements s = statements(*rel, j.key, j.set_clause, j.where_clause, !j.last.has_value());
-    int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : size;
+    bool by_arithmetic = integer_key && dense;
+    // Dense integer keys only: the range (last, last + 2n] then holds at most n even and n odd keys,
+    // so each step stays within the batch size.
+    Part part = j.split_upper ? Part::OddKeys : (split && by_arithmetic) ? Part::EvenKeys : Part::All;
+    Statements s = statements(*rel, j.key, j.set_clause, j.where_clause, !j.last.has_value(), part);
+    int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : part == Part::All ? size : 2 * size;
     set_lock_timeout(j.o.lock_timeout_ms);
     auto t0 = std::chrono::steady_clock::now();
-    bool by_arithmetic = integer_key && dense;
-    Attempt a = walk_batch(j, s, step, size, Mode::Wait, by_arithmetic);
+    Attempt a = walk_batch(j, s, step, size, Mode::Wait, by_arithmetic, part);
     if (!a.ok && !a.stopped && is_retryable(a.error->sqlerrcode)) {
       // A row (or the table) stayed locked for lock_timeout: the same range again, skipping locked
       // rows. If even that times out (a table lock, or locks taken by the set clause), retry it with
@@ -1010,7 +1068,7 @@ Outcome run_job(int64 id, bool worker) {
         commit();
         set_lock_timeout(j.o.lock_timeout_ms);
         t0 = std::chrono::steady_clock::now();
-        a = walk_batch(j, s, step, size, Mode::SkipLocked, by_arithmetic);
+        a = walk_batch(j, s, step, size, Mode::SkipLocked, by_arithmetic, part);
         if (a.ok || a.stopped || !is_retryable(a.error->sqlerrcode)) break;
         if (++tries > j.o.lock_retries) {
           commit();
@@ -1039,17 +1097,33 @@ Outcome run_job(int64 id, bool worker) {
       fail_job(id, e->message ? e->message : "error");
       throw pg::PgError(e);
     }
-    // Dense keys: the range read through the index spans hardly more key values than it has rows,
-    // or the arithmetic range was as full as asked; otherwise the next boundary is read again.
-    if (integer_key && a.hi) {
-      if (by_arithmetic)
-        dense = a.rows >= step - step / 8;
-      else if (j.last)
-        dense = static_cast<__int128>(std::stoll(*a.hi)) - std::stoll(*j.last) <= step + step / 8;
-    }
-    j.last = a.hi;
     j.rows_done += a.rows;
     j.batches += 1;
+    if (part == Part::EvenKeys) {
+      // The same range's odd keys next, at once: its pages are the ones to finish.
+      j.split_upper = a.hi;
+      split_rows = a.rows;
+      split_ms = ms;
+      commit();
+      report_activity(j);
+      continue;
+    }
+    int64 range_rows = a.rows + (part == Part::OddKeys ? split_rows : 0);
+    ms = std::max(ms, part == Part::OddKeys ? split_ms : 0.0);
+    // Dense keys: the range read through the index spans hardly more key values than it has rows,
+    // or the arithmetic range was as full as asked; otherwise the next boundary is read again.
+    if (integer_key && a.hi && part != Part::OddKeys) {
+      if (by_arithmetic)
+        dense = range_rows >= step - step / 8;
+      else if (j.last)
+        dense = static_cast<__int128>(std::stoll(*a.hi)) - std::stoll(*j.last) <= step + step / 8;
+    } else if (integer_key && a.hi && part == Part::OddKeys) {
+      dense = range_rows >= step - step / 8;  // the range the even-keys step computed was full
+    }
+    j.last = a.hi;
+    j.split_upper.reset();
+    split_rows = 0;
+    split_ms = 0;
     done = a.last;
     commit();
     reclaim_blocks(j.relid, std::move(pending));
