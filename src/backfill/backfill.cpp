@@ -825,7 +825,7 @@ std::string block_of(const std::string& ctid) {
 // never larger than asked), without reading `size` index entries to find it.
 // `part`: EvenKeys fixes the range and records it as split_upper; OddKeys finishes that range.
 Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mode mode, bool by_arithmetic,
-                   Part part) {
+                   Part part, bool collect = true) {
   return in_subtransaction(j, [&](Attempt& a) {
     Value lo;
     if (j.key.ctid) {
@@ -857,11 +857,12 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
       // In a table laid out in key order (loaded or appended in key order: the common case) they are
       // the blocks between the range's first and last rows, found with two index probes; otherwise
       // (the span is much wider than the range's rows could fill) they are read row by row.
-      // (The even-keys step leaves that to the odd-keys step, which finishes the same pages.)
+      // The odd-keys step reuses the blocks its even-keys step found before it moved any row (the
+      // caller passes collect = false), unless a stopped job left it only the second step.
       std::vector<uint32_t> ends;
-      if (part != Part::EvenKeys) collect_blocks(s.ends, {lo, a.hi}, ends);
+      if (collect) collect_blocks(s.ends, {lo, a.hi}, ends);
       int64 expected = size / std::max<int64>(1, j.rows_per_block) + 1;
-      if (part == Part::EvenKeys) {
+      if (!collect) {
       } else if (ends.size() == 2 && ends[0] <= ends[1] && static_cast<int64>(ends[1] - ends[0]) <= 2 * expected + 16) {
         for (uint32_t b = ends[0]; b <= ends[1]; ++b) a.blocks.push_back(b);
       } else {
@@ -1007,6 +1008,7 @@ Outcome run_job(int64 id, bool worker) {
   const bool split = integer_key && hot_possible(j);
   int64 split_rows = 0;
   double split_ms = 0;
+  std::vector<uint32_t> split_blocks;  // the range's blocks, found by its even-keys step
   query("UPDATE zdm.backfill_jobs SET pid = $2::int, state = 'running', runner = $3, updated_at = clock_timestamp() "
         "WHERE id = $1::bigint AND state IN ('running', 'waiting for replica', 'paused')",
         {num(id), num(MyProcPid), worker ? "worker" : "call"});
@@ -1058,7 +1060,8 @@ Outcome run_job(int64 id, bool worker) {
     int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : part == Part::All ? size : 2 * size;
     set_lock_timeout(j.o.lock_timeout_ms);
     auto t0 = std::chrono::steady_clock::now();
-    Attempt a = walk_batch(j, s, step, size, Mode::Wait, by_arithmetic, part);
+    const bool collect = !(part == Part::OddKeys && !split_blocks.empty());
+    Attempt a = walk_batch(j, s, step, size, Mode::Wait, by_arithmetic, part, collect);
     if (!a.ok && !a.stopped && is_retryable(a.error->sqlerrcode)) {
       // A row (or the table) stayed locked for lock_timeout: the same range again, skipping locked
       // rows. If even that times out (a table lock, or locks taken by the set clause), retry it with
@@ -1068,7 +1071,7 @@ Outcome run_job(int64 id, bool worker) {
         commit();
         set_lock_timeout(j.o.lock_timeout_ms);
         t0 = std::chrono::steady_clock::now();
-        a = walk_batch(j, s, step, size, Mode::SkipLocked, by_arithmetic, part);
+        a = walk_batch(j, s, step, size, Mode::SkipLocked, by_arithmetic, part, collect);
         if (a.ok || a.stopped || !is_retryable(a.error->sqlerrcode)) break;
         if (++tries > j.o.lock_retries) {
           commit();
@@ -1104,6 +1107,7 @@ Outcome run_job(int64 id, bool worker) {
       j.split_upper = a.hi;
       split_rows = a.rows;
       split_ms = ms;
+      split_blocks = std::move(a.blocks);
       commit();
       report_activity(j);
       continue;
@@ -1127,7 +1131,8 @@ Outcome run_job(int64 id, bool worker) {
     done = a.last;
     commit();
     reclaim_blocks(j.relid, std::move(pending));
-    pending = std::move(a.blocks);
+    pending = collect ? std::move(a.blocks) : std::move(split_blocks);
+    split_blocks.clear();
     report_activity(j);
     if (j.o.adaptive) size = next_batch_size(policy, size, ms);
     auto now = std::chrono::steady_clock::now();
