@@ -5,6 +5,7 @@
 // plpython's subtransactions (plpy_subxactobject.c) for retrying a batch after a lock timeout.
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <set>
 #include <string>
@@ -823,31 +824,33 @@ std::string block_of(const std::string& ctid) {
 // `by_arithmetic`: an integer key walked densely so far; the batch's upper boundary is then the last
 // one plus `size` (a unique integer key has at most `size` values in that range, so the batch is
 // never larger than asked), without reading `size` index entries to find it.
-// `part`: EvenKeys fixes the range and records it as split_upper; OddKeys finishes that range.
+// `from`: the range's lower bound (exclusive; none for the first batch). `fixed_hi`: its upper bound
+// when the caller knows it (an odd-keys step); else it is computed (`by_arithmetic`) or read through
+// the index. `part`: EvenKeys advances split_upper, OddKeys and All advance last_key.
 Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mode mode, bool by_arithmetic,
-                   Part part, bool collect = true) {
+                   Part part, const Value& from, const Value& fixed_hi) {
   return in_subtransaction(j, [&](Attempt& a) {
     Value lo;
     if (j.key.ctid) {
-      int64 from = j.last ? std::stoll(*j.last) : 0;
+      int64 first = j.last ? std::stoll(*j.last) : 0;
       int64 up = std::stoll(*j.upper);
-      int64 to = std::min(up, from + std::max<int64>(1, size));
-      lo = num(from);
+      int64 to = std::min(up, first + std::max<int64>(1, size));
+      lo = num(first);
       a.hi = num(to);
       a.last = to >= up;
-      for (int64 b = from; b < to; ++b) a.blocks.push_back(static_cast<uint32_t>(b));
+      for (int64 b = first; b < to; ++b) a.blocks.push_back(static_cast<uint32_t>(b));
     } else {
-      lo = j.last;
-      if (part == Part::OddKeys) {
-        a.hi = j.split_upper;
+      lo = from;
+      if (fixed_hi) {
+        a.hi = fixed_hi;
         a.last = *a.hi == *j.upper;
-      } else if (by_arithmetic && j.last) {
-        __int128 from = std::stoll(*j.last), up = std::stoll(*j.upper);
-        __int128 to = from + std::max<int64>(1, size);
+      } else if (by_arithmetic && from) {
+        __int128 first = std::stoll(*from), up = std::stoll(*j.upper);
+        __int128 to = first + std::max<int64>(1, size);
         a.last = to >= up;
         a.hi = a.last ? j.upper : Value(num(static_cast<int64>(to)));
       } else {
-        a.hi = scalar(s.boundary, {j.last, j.upper, num(size - 1)});
+        a.hi = scalar(s.boundary, {from, j.upper, num(size - 1)});
         if (!a.hi || *a.hi == *j.upper) {
           a.hi = j.upper;
           a.last = true;
@@ -857,9 +860,10 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
       // In a table laid out in key order (loaded or appended in key order: the common case) they are
       // the blocks between the range's first and last rows, found with two index probes; otherwise
       // (the span is much wider than the range's rows could fill) they are read row by row.
-      // The odd-keys step reuses the blocks its even-keys step found before it moved any row (the
-      // caller passes collect = false), unless a stopped job left it only the second step.
+      // An odd-keys step collects nothing: its even-keys steps found the range's blocks before they
+      // moved any row.
       std::vector<uint32_t> ends;
+      const bool collect = part != Part::OddKeys;
       if (collect) collect_blocks(s.ends, {lo, a.hi}, ends);
       int64 expected = size / std::max<int64>(1, j.rows_per_block) + 1;
       if (!collect) {
@@ -896,7 +900,7 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
               ? "UPDATE zdm.backfill_jobs SET split_upper = $2, rows_done = rows_done + $3::bigint, batches = batches + 1, "
                 " current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
                 " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint"
-              : "UPDATE zdm.backfill_jobs SET last_key = $2, split_upper = NULL, rows_done = rows_done + $3::bigint, "
+              : "UPDATE zdm.backfill_jobs SET last_key = $2, split_upper = NULLIF(split_upper, $2), rows_done = rows_done + $3::bigint, "
                 " batches = batches + 1, current_batch_size = $4::int, state = 'running', updated_at = clock_timestamp(), "
                 " deferred = deferred || $5::jsonb, last_error = $6 WHERE id = $1::bigint",
           {num(j.id), a.hi, num(a.rows), num(rows), json_array(a.locked),
@@ -1006,9 +1010,11 @@ Outcome run_job(int64 id, bool worker) {
   // Two steps per range (Part) for a dense integer key, when the set clause changes no indexed
   // column (else no update can be HOT). A range a stopped job left half done is finished first.
   const bool split = integer_key && hot_possible(j);
-  int64 split_rows = 0;
-  double split_ms = 0;
-  std::vector<uint32_t> split_blocks;  // the range's blocks, found by its even-keys step
+  struct EvenRange {
+    int64 upper;
+    std::vector<uint32_t> blocks;  // found by its even-keys step, before it moved any row
+  };
+  std::deque<EvenRange> even_ranges;  // ranges whose even keys are done, odd keys not yet
   query("UPDATE zdm.backfill_jobs SET pid = $2::int, state = 'running', runner = $3, updated_at = clock_timestamp() "
         "WHERE id = $1::bigint AND state IN ('running', 'waiting for replica', 'paused')",
         {num(id), num(MyProcPid), worker ? "worker" : "call"});
@@ -1052,16 +1058,31 @@ Outcome run_job(int64 id, bool worker) {
         sleep_ms(100);
       }
     }
-    bool by_arithmetic = integer_key && dense;
-    // Dense integer keys only: the range (last, last + 2n] then holds at most n even and n odd keys,
-    // so each step stays within the batch size.
-    Part part = j.split_upper ? Part::OddKeys : (split && by_arithmetic) ? Part::EvenKeys : Part::All;
-    Statements s = statements(*rel, j.key, j.set_clause, j.where_clause, !j.last.has_value(), part);
-    int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : part == Part::All ? size : 2 * size;
+    // Two steps per range of a dense integer key (Part): the even keys of range r + 1 are done
+    // before the odd keys of range r, so that the snapshots that were open when r's even keys
+    // committed have ended by the time its odd keys need the room their pruned versions leave.
+    // split_upper (E) runs one range ahead of last_key (O): even keys are done up to E, odd ones up
+    // to O. A range (O, O + 2n] holds at most n keys of either parity, so no step exceeds the size.
+    const int64 keys = 2 * size;
+    const bool lead = j.split_upper.has_value() && j.last && *j.split_upper != *j.last;
+    const __int128 lead_keys = lead ? static_cast<__int128>(std::stoll(*j.split_upper)) - std::stoll(*j.last) : 0;
+    const bool even_at_end = j.split_upper && *j.split_upper == *j.upper;
+    Part part = Part::All;
+    Value from = j.last, fixed_hi;
+    if (split && dense && j.last && !even_at_end && lead_keys <= keys) {
+      part = Part::EvenKeys;
+      from = j.split_upper ? j.split_upper : j.last;
+    } else if (lead) {
+      part = Part::OddKeys;
+      __int128 to = static_cast<__int128>(std::stoll(*j.last)) + keys;
+      fixed_hi = to >= std::stoll(*j.split_upper) ? j.split_upper : Value(num(static_cast<int64>(to)));
+    }
+    const bool by_arithmetic = integer_key && dense;
+    Statements s = statements(*rel, j.key, j.set_clause, j.where_clause, !from.has_value(), part);
+    int64 step = j.key.ctid ? std::max<int64>(1, size / rows_per_block) : part == Part::All ? size : keys;
     set_lock_timeout(j.o.lock_timeout_ms);
     auto t0 = std::chrono::steady_clock::now();
-    const bool collect = !(part == Part::OddKeys && !split_blocks.empty());
-    Attempt a = walk_batch(j, s, step, size, Mode::Wait, by_arithmetic, part, collect);
+    Attempt a = walk_batch(j, s, step, size, Mode::Wait, by_arithmetic, part, from, fixed_hi);
     if (!a.ok && !a.stopped && is_retryable(a.error->sqlerrcode)) {
       // A row (or the table) stayed locked for lock_timeout: the same range again, skipping locked
       // rows. If even that times out (a table lock, or locks taken by the set clause), retry it with
@@ -1071,14 +1092,14 @@ Outcome run_job(int64 id, bool worker) {
         commit();
         set_lock_timeout(j.o.lock_timeout_ms);
         t0 = std::chrono::steady_clock::now();
-        a = walk_batch(j, s, step, size, Mode::SkipLocked, by_arithmetic, part, collect);
+        a = walk_batch(j, s, step, size, Mode::SkipLocked, by_arithmetic, part, from, fixed_hi);
         if (a.ok || a.stopped || !is_retryable(a.error->sqlerrcode)) break;
         if (++tries > j.o.lock_retries) {
           commit();
-          Value lo = j.key.ctid ? Value(j.last.value_or("0")) : j.last;
+          Value lo = j.key.ctid ? Value(j.last.value_or("0")) : from;
           std::string holder = lock_holder(s, j.relid, s.range, {lo, a.hi ? a.hi : j.upper});
-          std::string batch = j.last ? "The batch after " + std::string(j.key.ctid ? "block " : "key ") + *j.last
-                                     : std::string("The first batch");
+          std::string batch = lo ? "The batch after " + std::string(j.key.ctid ? "block " : "key ") + *lo
+                                 : std::string("The first batch");
           throw lock_failure(j, *rel,
                              batch + " timed out " + num(tries + 1) + " times, the last " + num(tries) +
                                  " even skipping locked rows",
@@ -1103,36 +1124,37 @@ Outcome run_job(int64 id, bool worker) {
     j.rows_done += a.rows;
     j.batches += 1;
     if (part == Part::EvenKeys) {
-      // The same range's odd keys next, at once: its pages are the ones to finish.
+      // Still dense when the range had about n even keys to update.
+      dense = a.rows >= keys / 2 - keys / 16;
       j.split_upper = a.hi;
-      split_rows = a.rows;
-      split_ms = ms;
-      split_blocks = std::move(a.blocks);
-      commit();
-      report_activity(j);
-      continue;
+      even_ranges.push_back({std::stoll(*a.hi), std::move(a.blocks)});
+    } else {
+      if (integer_key && a.hi && part == Part::All) {
+        // Dense keys: the range read through the index spans hardly more key values than it has
+        // rows, or the arithmetic range was as full as asked; otherwise the next boundary is read.
+        if (by_arithmetic)
+          dense = a.rows >= step - step / 8;
+        else if (j.last)
+          dense = static_cast<__int128>(std::stoll(*a.hi)) - std::stoll(*j.last) <= step + step / 8;
+      }
+      j.last = a.hi;
+      if (j.split_upper && *j.split_upper == *j.last) j.split_upper.reset();
+      done = a.last;
     }
-    int64 range_rows = a.rows + (part == Part::OddKeys ? split_rows : 0);
-    ms = std::max(ms, part == Part::OddKeys ? split_ms : 0.0);
-    // Dense keys: the range read through the index spans hardly more key values than it has rows,
-    // or the arithmetic range was as full as asked; otherwise the next boundary is read again.
-    if (integer_key && a.hi && part != Part::OddKeys) {
-      if (by_arithmetic)
-        dense = range_rows >= step - step / 8;
-      else if (j.last)
-        dense = static_cast<__int128>(std::stoll(*a.hi)) - std::stoll(*j.last) <= step + step / 8;
-    } else if (integer_key && a.hi && part == Part::OddKeys) {
-      dense = range_rows >= step - step / 8;  // the range the even-keys step computed was full
-    }
-    j.last = a.hi;
-    j.split_upper.reset();
-    split_rows = 0;
-    split_ms = 0;
-    done = a.last;
     commit();
     reclaim_blocks(j.relid, std::move(pending));
-    pending = collect ? std::move(a.blocks) : std::move(split_blocks);
-    split_blocks.clear();
+    pending.clear();
+    if (part == Part::All) {
+      pending = std::move(a.blocks);
+    } else if (part == Part::OddKeys) {
+      // The ranges whose odd keys are now done too: their pages' dead versions are reclaimed next.
+      int64 odd_done = std::stoll(*j.last);
+      while (!even_ranges.empty() && even_ranges.front().upper <= odd_done) {
+        auto& r = even_ranges.front().blocks;
+        pending.insert(pending.end(), r.begin(), r.end());
+        even_ranges.pop_front();
+      }
+    }
     report_activity(j);
     if (j.o.adaptive) size = next_batch_size(policy, size, ms);
     auto now = std::chrono::steady_clock::now();
