@@ -1015,6 +1015,7 @@ Outcome run_job(int64 id, bool worker) {
     std::vector<uint32_t> blocks;  // found by its even-keys step, before it moved any row
   };
   std::deque<EvenRange> even_ranges;  // ranges whose even keys are done, odd keys not yet
+  double even_ms = 0;                 // how long the last even-keys step took
   query("UPDATE zdm.backfill_jobs SET pid = $2::int, state = 'running', runner = $3, updated_at = clock_timestamp() "
         "WHERE id = $1::bigint AND state IN ('running', 'waiting for replica', 'paused')",
         {num(id), num(MyProcPid), worker ? "worker" : "call"});
@@ -1156,7 +1157,16 @@ Outcome run_job(int64 id, bool worker) {
       }
     }
     report_activity(j);
-    if (j.o.adaptive) size = next_batch_size(policy, size, ms);
+    if (j.o.adaptive) {
+      // The two steps of a range take different times (the odd keys' HOT updates are faster): the
+      // size follows the slower one, and shrinks at once after a step over the target.
+      if (part == Part::EvenKeys) {
+        even_ms = ms;
+        if (ms > policy.target_ms) size = next_batch_size(policy, size, ms);
+      } else {
+        size = next_batch_size(policy, size, part == Part::OddKeys ? std::max(ms, even_ms) : ms);
+      }
+    }
     auto now = std::chrono::steady_clock::now();
     if (!worker && std::chrono::duration<double, std::milli>(now - last_notice).count() >= notice_interval_ms) {
       last_notice = now;
