@@ -1146,7 +1146,8 @@ Outcome run_job(int64 id, bool worker) {
       done = a.last;
       // HOT did not pay (the odd keys took about as long per row as the even ones: a snapshot held
       // somewhere keeps the dead versions): one step per range for the next ranges, then try again.
-      if (part == Part::OddKeys && a.rows > 0 && even_rows > 0 &&
+      // (Only steps long enough to time: 20 ms or more.)
+      if (part == Part::OddKeys && a.rows > 0 && even_rows > 0 && even_ms >= 20 &&
           ms / static_cast<double>(a.rows) > 0.8 * even_ms / static_cast<double>(even_rows))
         split_pause = 8;
       else if (part == Part::All && split_pause > 0)
