@@ -161,6 +161,11 @@ CALL zdm.backfill('orders', 'region = (100 / (id - 2500))::text', 'region IS NUL
                   adaptive => false);
 SELECT count(*) FILTER (WHERE region IS NULL) AS left_over FROM orders;
 
+-- A job left 'running' by a process that died (here: a pid no process has) shows it in
+-- process_alive; zdm.backfill_resume(id) continues it.
+UPDATE zdm.backfill_jobs SET state = 'running', pid = 2147483647 WHERE id = (SELECT max(id) FROM zdm.backfill_jobs);
+SELECT state, pid, process_alive FROM zdm.backfill_status WHERE job_id = (SELECT max(id) FROM zdm.backfill_jobs);
+
 -- One job per table: a job that stopped unfinished blocks a new one until resumed or cancelled.
 UPDATE zdm.backfill_jobs SET state = 'paused' WHERE id = (SELECT max(id) FROM zdm.backfill_jobs);
 CALL zdm.backfill('orders', 'region = ''y''', 'region IS NULL');

@@ -138,6 +138,11 @@ SELECT j.id AS job_id,
        j.runner,
        j.owner::regrole AS owner,
        j.pid,
+       -- The job's process is alive: a backend with its pid that existed when the job last wrote its
+       -- progress (a pid reused by a later backend does not count).
+       (j.pid IS NOT NULL AND EXISTS (SELECT 1 FROM pg_stat_activity a
+                                       WHERE a.pid = j.pid AND a.backend_start <= j.updated_at))
+         AS process_alive,
        j.started_at,
        j.updated_at,
        j.finished_at,

@@ -82,6 +82,9 @@ like($call_err, qr/terminating connection/, 'the CALL session was terminated');
 $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE 'zdm backfill job%'");
 my $left = $node->safe_psql('postgres', "SELECT state || ',' || (rows_done < 3000)::text FROM zdm.backfill_jobs WHERE id = $id");
 is($left, 'running,true', 'a terminated CALL leaves its job running, part done');
+$node->poll_query_until('postgres', "SELECT NOT process_alive FROM zdm.backfill_status WHERE job_id = $id")
+  or die 'process_alive still true';
+pass('zdm.backfill_status shows the job\'s process is gone (process_alive false)');
 is($node->safe_psql('postgres', "SELECT zdm.backfill_resume($id)"), 'running', 'backfill_resume relaunches it');
 wait_state($id, 'done');
 exactly_once('CALL terminated, then resumed');
