@@ -862,15 +862,15 @@ Attempt walk_batch(const Job& j, const Statements& s, int64 size, int64 rows, Mo
       // (the span is much wider than the range's rows could fill) they are read row by row.
       // An odd-keys step collects nothing: its even-keys steps found the range's blocks before they
       // moved any row.
-      std::vector<uint32_t> ends;
-      const bool collect = part != Part::OddKeys;
-      if (collect) collect_blocks(s.ends, {lo, a.hi}, ends);
-      int64 expected = size / std::max<int64>(1, j.rows_per_block) + 1;
-      if (!collect) {
-      } else if (ends.size() == 2 && ends[0] <= ends[1] && static_cast<int64>(ends[1] - ends[0]) <= 2 * expected + 16) {
-        for (uint32_t b = ends[0]; b <= ends[1]; ++b) a.blocks.push_back(b);
-      } else {
-        collect_blocks(s.old_rows, {lo, a.hi}, a.blocks);
+      if (part != Part::OddKeys) {
+        std::vector<uint32_t> ends;
+        collect_blocks(s.ends, {lo, a.hi}, ends);
+        int64 expected = size / std::max<int64>(1, j.rows_per_block) + 1;
+        if (ends.size() == 2 && ends[0] <= ends[1] && static_cast<int64>(ends[1] - ends[0]) <= 2 * expected + 16) {
+          for (uint32_t b = ends[0]; b <= ends[1]; ++b) a.blocks.push_back(b);
+        } else {
+          collect_blocks(s.old_rows, {lo, a.hi}, a.blocks);
+        }
       }
     }
     if (mode == Mode::Wait) {

@@ -1282,36 +1282,6 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
     // A temporary table's subcommands reach only temporary relations (PostgreSQL keeps partitions,
     // children and foreign keys of a temporary table temporary), except INHERIT / NO INHERIT.
     bool detail = !(context.skip_temporary_detail && target.facts.temporary);
-    if (target.oid != InvalidOid && detail) {
-      switch (a.op) {
-        case Op::AlterColumnType: fill_type_change(target, cmd, a, &extra); break;
-        case Op::AddColumn: fill_add_column(target, cmd, a, context, extra); break;
-        case Op::SetNotNull: fill_set_not_null(target, cmd, a); break;
-        case Op::AddConstraint: fill_add_constraint(target, cmd, a, context, extra); break;
-        case Op::DropConstraint: fill_drop_constraint(target, cmd, a, extra); break;
-        case Op::DropColumn: {
-          // Dropping the column drops the foreign keys on it, and with them their triggers on the table
-          // at the other end, which is locked ACCESS EXCLUSIVE (RemoveConstraintById).
-          AttrNumber attnum = pg::call([&] { return get_attnum(target.oid, cmd->name); });
-          if (attnum > 0) {
-            List* fks = foreign_keys_on_column(target.oid, attnum);
-            ListCell* fc;
-            foreach (fc, fks)
-              extra.actions.push_back(
-                  side_action(static_cast<ForeignKeyUse*>(lfirst(fc))->other, LockMode::AccessExclusive, false, a));
-          }
-          break;
-        }
-        case Op::ValidateConstraint: fill_validate_constraint(target, cmd, a, context, extra); break;
-        case Op::AttachPartition: fill_attach_partition(target, cmd, a, context, extra); break;
-        case Op::DetachPartition: fill_detach_partition(target, cmd, a, context, extra); break;
-        case Op::SetLogged:
-        case Op::SetUnlogged:
-        case Op::SetTablespace:
-        case Op::SetAccessMethod: fill_storage(target, cmd, a); break;
-        default: break;
-      }
-    }
     if (target.oid != InvalidOid) {
       if (cmd->subtype == AT_AddInherit || cmd->subtype == AT_DropInherit) {
         // tablecmds.c ATExecAddInherit opens the new parent SHARE UPDATE EXCLUSIVE, ATExecDropInherit
@@ -1322,11 +1292,39 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
                                                                                          : LockMode::AccessShare,
                                               false, a));
       }
-    }
-    if (target.oid != InvalidOid && detail) {
-      bool has_children = target.facts.kind == RELKIND_PARTITIONED_TABLE ||
-                          pg::call([&] { return has_subclass(target.oid); });
-      if (stmt->relation->inh && has_children && recurses(target, a, cmd)) add_children(target, cmd, a, context, extra);
+      if (detail) {
+        switch (a.op) {
+          case Op::AlterColumnType: fill_type_change(target, cmd, a, &extra); break;
+          case Op::AddColumn: fill_add_column(target, cmd, a, context, extra); break;
+          case Op::SetNotNull: fill_set_not_null(target, cmd, a); break;
+          case Op::AddConstraint: fill_add_constraint(target, cmd, a, context, extra); break;
+          case Op::DropConstraint: fill_drop_constraint(target, cmd, a, extra); break;
+          case Op::DropColumn: {
+            // Dropping the column drops the foreign keys on it, and with them their triggers on the table
+            // at the other end, which is locked ACCESS EXCLUSIVE (RemoveConstraintById).
+            AttrNumber attnum = pg::call([&] { return get_attnum(target.oid, cmd->name); });
+            if (attnum > 0) {
+              List* fks = foreign_keys_on_column(target.oid, attnum);
+              ListCell* fc;
+              foreach (fc, fks)
+                extra.actions.push_back(
+                    side_action(static_cast<ForeignKeyUse*>(lfirst(fc))->other, LockMode::AccessExclusive, false, a));
+            }
+            break;
+          }
+          case Op::ValidateConstraint: fill_validate_constraint(target, cmd, a, context, extra); break;
+          case Op::AttachPartition: fill_attach_partition(target, cmd, a, context, extra); break;
+          case Op::DetachPartition: fill_detach_partition(target, cmd, a, context, extra); break;
+          case Op::SetLogged:
+          case Op::SetUnlogged:
+          case Op::SetTablespace:
+          case Op::SetAccessMethod: fill_storage(target, cmd, a); break;
+          default: break;
+        }
+        bool has_children = target.facts.kind == RELKIND_PARTITIONED_TABLE ||
+                            pg::call([&] { return has_subclass(target.oid); });
+        if (stmt->relation->inh && has_children && recurses(target, a, cmd)) add_children(target, cmd, a, context, extra);
+      }
     }
     for (Action& e : extra.actions) e.subcommand = a.subcommand;
     out.actions.push_back(std::move(a));
