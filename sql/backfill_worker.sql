@@ -9,17 +9,8 @@ CREATE SCHEMA backfill_worker;
 SET search_path = backfill_worker, public;
 \set VERBOSITY default
 
--- Waits until a job is no longer running (a committed outcome, not a timing).
-CREATE FUNCTION wait_job(job bigint) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE s text;
-BEGIN
-  FOR i IN 1..1200 LOOP
-    SELECT state INTO s FROM zdm.backfill_jobs WHERE id = job;
-    IF s IS NULL OR s NOT IN ('running', 'waiting for replica') THEN RETURN s; END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN s;
-END $$;
+-- wait_job(id): waits until a job is no longer running (shared by the backfill suites).
+\i sql/helpers/wait_job.sql
 
 CREATE TABLE items (id int PRIMARY KEY, who text, n int);
 INSERT INTO items SELECT g, NULL, g FROM generate_series(1, 4000) g;
