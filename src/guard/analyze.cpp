@@ -13,6 +13,7 @@ namespace zdm::guard {
 
 Statement analyze(Node* parsetree, const std::string& text, const AnalysisContext& context) {
   NoLockScope no_lock(context.take_no_lock);
+  BriefUnseenScope brief_unseen(context.skip_temporary_detail);
   Statement st;
   st.text = text;
   st.in_transaction_block = context.in_transaction_block;

@@ -45,7 +45,8 @@ bool created_in_text(const RangeVar* rv, const AnalysisContext& context) {
              context.created_in_text.end();
 }
 
-bool no_lock = false;  // NoLockScope
+bool no_lock = false;             // NoLockScope
+bool brief_unseen = false;       // BriefUnseenScope
 
 // The catalog facts of an existing relation, read in one call. Plain values and palloc'd strings
 // only cross the pg::call boundary.
@@ -90,17 +91,22 @@ RawFacts read_facts(Oid relid) {
     f.reltuples = rel->rd_rel->reltuples;
     f.relpages = rel->rd_rel->relpages;
     f.blocks = -1;
+    bool brief = brief_unseen && (f.temporary || f.created_in_transaction);
     if (!RELKIND_HAS_STORAGE(f.kind))
       f.blocks = 0;
-    else if (locked)
+    else if (locked && !brief)
       f.blocks = RelationGetNumberOfBlocks(rel);
     const char* relname = RelationGetRelationName(rel);
-    char* nsp = get_namespace_name(RelationGetNamespace(rel));
-    // Visible = the first relation of that name on the search path (namespace.c RelationIsVisible,
-    // without its pg_class lookup: the relation cache entry has the name).
-    bool visible = RelnameGetRelid(relname) == relid;
-    f.name = quote_qualified_identifier(visible ? nullptr : nsp, relname);
-    f.qualified = quote_qualified_identifier(nsp ? nsp : "", relname);
+    if (brief) {
+      f.name = f.qualified = pstrdup(quote_identifier(relname));  // the entry's name goes with it
+    } else {
+      char* nsp = get_namespace_name(RelationGetNamespace(rel));
+      // Visible = the first relation of that name on the search path (namespace.c RelationIsVisible,
+      // without its pg_class lookup: the relation cache entry has the name).
+      bool visible = RelnameGetRelid(relname) == relid;
+      f.name = quote_qualified_identifier(visible ? nullptr : nsp, relname);
+      f.qualified = quote_qualified_identifier(nsp ? nsp : "", relname);
+    }
     RelationClose(rel);
     if (locked && !held) UnlockRelationOid(relid, AccessShareLock);
     return f;
@@ -187,6 +193,9 @@ bool may_lock() { return !no_lock; }
 
 NoLockScope::NoLockScope(bool take_no_lock) : saved_(no_lock) { no_lock = no_lock || take_no_lock; }
 NoLockScope::~NoLockScope() { no_lock = saved_; }
+
+BriefUnseenScope::BriefUnseenScope(bool brief) : saved_(brief_unseen) { brief_unseen = brief_unseen || brief; }
+BriefUnseenScope::~BriefUnseenScope() { brief_unseen = saved_; }
 
 FactsCache::FactsCache() {
   if (active_cache() != nullptr) return;  // an outer scope owns the cache

@@ -50,6 +50,21 @@ class NoLockScope {
   bool saved_;
 };
 
+// While one made with `brief` is alive, resolve_oid() describes a relation no other session can see
+// (temporary, or created in this transaction) only briefly: its size is not measured (left unknown:
+// pg_class.relpages, known_empty false), which saves opening its files, and it is named by its bare
+// name, without a search-path lookup (AnalysisContext::skip_temporary_detail).
+class BriefUnseenScope {
+ public:
+  explicit BriefUnseenScope(bool brief);
+  ~BriefUnseenScope();
+  BriefUnseenScope(const BriefUnseenScope&) = delete;
+  BriefUnseenScope& operator=(const BriefUnseenScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 // While one is alive, resolve_oid() reads each relation's facts once: zdm.lint and zdm.analyze judge
 // a whole text against one catalog that does not change under them (they run nothing). Scopes nest;
 // the outermost owns the cache. The hook judges one statement and needs none.

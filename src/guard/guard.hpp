@@ -37,7 +37,9 @@ struct AnalysisContext {
   // The hook's analysis while the transaction holds no ACCESS EXCLUSIVE lock: everything that reads it
   // (the rules, lock-safe DDL) ignores relations no other session can see, so the work that only
   // describes a temporary relation further (what a column type change does to it, the temporary
-  // tables a DROP reaches with it) is skipped. zdm.analyze, zdm.lint and previews leave it false.
+  // tables a DROP reaches with it) is skipped, and any relation no other session can see (temporary
+  // or created in this transaction) is neither measured nor schema-qualified (BriefUnseenScope).
+  // zdm.analyze, zdm.lint and previews leave it false.
   bool skip_temporary_detail = false;
 };
 
