@@ -45,6 +45,11 @@ SELECT count(*) FROM zdm.lint('ALTER TABLE no_such_table ALTER COLUMN a TYPE big
 SELECT * FROM zdm.analyze(E'\n\nALTER TABLE orders ALTER COLUMN note TYPE no_such_type');
 SELECT statement_no, rule FROM zdm.lint(E'ALTER TABLE orders ALTER COLUMN note TYPE no_such_type;\nALTER TABLE orders ALTER COLUMN id TYPE bigint');
 
+-- Names PostgreSQL itself refuses reach its own error, whichever of the hook's lookups meets them first.
+ALTER TABLE otherdb.public.orders ADD COLUMN x int;
+DROP TABLE a.b.c.d;
+CREATE INDEX ON otherdb.public.orders (id);
+
 -- 10,000 statements in one call.
 SELECT count(*) AS rows, count(DISTINCT statement_no) AS statements, max(statement_no) AS last
   FROM zdm.analyze((SELECT string_agg('ALTER TABLE orders ADD COLUMN c' || g || ' int', '; ')

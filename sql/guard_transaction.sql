@@ -87,6 +87,25 @@ ALTER TABLE scratch ALTER COLUMN id TYPE bigint;
 ALTER TABLE orders ADD COLUMN note6 text;
 ALTER TABLE scratch ALTER COLUMN id TYPE numeric;
 COMMIT;
+-- nor in strict mode: what only this session's temporary tables are touched by cannot block anyone
+SET zdm.mode = strict;
+CREATE INDEX scratch_v ON scratch (v);
+ALTER TABLE scratch ALTER COLUMN v TYPE varchar(10), ADD COLUMN w int NOT NULL DEFAULT 0;
+DROP INDEX scratch_v;
+CREATE TEMP TABLE scratch2 (id int);
+DROP TABLE scratch2, scratch2_nonexistent;
+DROP TABLE scratch2;
+SET zdm.mode = warn;
+-- the hook describes a table no other session can see only briefly (neither measured nor qualified),
+-- zdm.analyze in full: its real size and its rewrite, also inside the transaction that created it
+SELECT relation, lock_mode, rewrite, bytes = pg_relation_size('scratch') AS real_size
+  FROM zdm.analyze('ALTER TABLE scratch ALTER COLUMN id TYPE int');
+BEGIN;
+CREATE TABLE fresh_t (id int);
+INSERT INTO fresh_t SELECT generate_series(1, 300);
+SELECT relation, lock_mode, rewrite, bytes = pg_relation_size('fresh_t') AS real_size
+  FROM zdm.analyze('ALTER TABLE fresh_t ALTER COLUMN id TYPE bigint');
+ROLLBACK;
 DROP TABLE scratch;
 
 DROP SCHEMA guard_transaction CASCADE;

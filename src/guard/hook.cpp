@@ -17,13 +17,17 @@
 #include "pg/subtransaction.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 }
 
 namespace zdm::guard {
@@ -79,6 +83,67 @@ bool should_judge(Node* node, ProcessUtilityContext context) {
   return analyzes(node);  // node types no analysis knows return at once
 }
 
+// Whether `rv` names a relation of this session's temporary schema. A plain lookup with no lock
+// (RangeVarGetRelid, missing_ok) and the pg_class entry; a relation not found, or gone by then, is not.
+bool own_temporary(RangeVar* rv) {
+  Oid relid = RangeVarGetRelid(rv, NoLock, true);
+  if (!OidIsValid(relid)) return false;
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tup)) return false;
+  auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+  bool own = form->relpersistence == RELPERSISTENCE_TEMP && isTempOrTempToastNamespace(form->relnamespace);
+  ReleaseSysCache(tup);
+  return own;
+}
+
+// Whether the statement can reach nothing but this session's own temporary relations, while the
+// transaction holds no ACCESS EXCLUSIVE lock on a shared one: then no rule can flag it (nobody else
+// can see those relations, and statement-after-access-exclusive needs such a lock) and lock-safe DDL
+// has nothing to bound, so the hook skips both, without a subtransaction. Covers the statements a
+// temporary table's life is made of: ALTER TABLE (except INHERIT / NO INHERIT, which reach a parent
+// that may be permanent; PostgreSQL keeps a temporary table's partitions and foreign-key partners
+// temporary), CREATE INDEX (not CONCURRENTLY) and DROP of relations. Anything else, or a name that
+// does not resolve, takes the full path.
+//
+// Plain C: it holds no C++ object, so an ERROR raised by a lookup (one PostgreSQL's own lookup of the
+// same name would raise a moment later) leaves through it as from PostgreSQL code.
+bool only_own_temporary(Node* node) {
+  if (!held_names.empty()) return false;
+  if (IsA(node, AlterTableStmt)) {
+    auto* stmt = castNode(AlterTableStmt, node);
+    ListCell* lc;
+    foreach (lc, stmt->cmds) {
+      AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+      if (t == AT_AddInherit || t == AT_DropInherit) return false;
+    }
+    return stmt->relation != nullptr && own_temporary(stmt->relation);
+  }
+  if (IsA(node, IndexStmt)) {
+    auto* stmt = castNode(IndexStmt, node);
+    return !stmt->concurrent && stmt->relation != nullptr && own_temporary(stmt->relation);
+  }
+  if (IsA(node, DropStmt)) {
+    auto* stmt = castNode(DropStmt, node);
+    switch (stmt->removeType) {
+      case OBJECT_TABLE:
+      case OBJECT_INDEX:
+      case OBJECT_SEQUENCE:
+      case OBJECT_VIEW:
+      case OBJECT_MATVIEW:
+        break;
+      default:
+        return false;
+    }
+    if (stmt->objects == NIL) return false;
+    ListCell* lc;
+    foreach (lc, stmt->objects) {
+      if (!own_temporary(makeRangeVarFromNameList(castNode(List, lfirst(lc))))) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
 std::string statement_text(const char* query, int location, int length) {
   if (query == nullptr) return {};
   std::string all(query);
@@ -99,17 +164,21 @@ void zdm_process_utility(PlannedStmt* pstmt, const char* query, bool read_only_t
                          ProcessUtilityContext context, ParamListInfo params, QueryEnvironment* query_env,
                          DestReceiver* dest, QueryCompletion* qc) {
   forget_analysis();
-  lockwait::set_hook_statement(true);
-  if (should_judge(pstmt->utilityStmt, context)) judge_for_hook(pstmt, query);
-  lockwait::set_hook_statement(false);
-
   // Lock-safe DDL: a statement that needs a strong lock on an existing relation runs through the
   // retry loop (bounded lock waits, retries in subtransactions), planned from the analysis just made.
   // The plan is plain data: nothing with a destructor lives in this frame, which
   // standard_ProcessUtility may leave by longjmp.
   lockwait::Plan plan;
-  bool lock_safe = lockwait::plan_statement(pstmt->utilityStmt, context, &plan);
-  forget_analysis();
+  bool lock_safe = false;
+  bool skip = context != PROCESS_UTILITY_SUBCOMMAND && IsTransactionState() && !IsAbortedTransactionBlockState() &&
+              only_own_temporary(pstmt->utilityStmt);
+  if (!skip) {
+    lockwait::set_hook_statement(true);
+    if (should_judge(pstmt->utilityStmt, context)) judge_for_hook(pstmt, query);
+    lockwait::set_hook_statement(false);
+    lock_safe = lockwait::plan_statement(pstmt->utilityStmt, context, &plan);
+    forget_analysis();
+  }
   ProcessUtility_hook_type next = prev_process_utility ? prev_process_utility : standard_ProcessUtility;
 
   hook_depth++;
