@@ -47,7 +47,7 @@ build_and_install >/dev/null
 # server is vacuumed and checkpointed before every run: the script churns the catalogs, and an
 # autovacuum or checkpoint during a run would take CPU from it (2 cores).
 start_server h4bench "$PORT" "log_min_messages = error" "max_connections = 50" "shared_buffers = 128MB" "autovacuum = off"
-trap 'stop_server h4bench; rm -rf "$WORK" "$TMPFS_DIR"' EXIT
+trap 'stop_server h4bench; stop_server h4instr; rm -rf "$WORK" "$TMPFS_DIR"' EXIT
 export PGHOST=$(readlink -f "$RUN_DIR") PGUSER=postgres PGDATABASE=postgres
 
 q() { "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -p "$PORT" -c "$1"; }
@@ -93,30 +93,49 @@ DROP TABLE bench_tmp;
 SQL
 
 settle() { q "VACUUM" && q "CHECKPOINT"; }
+# Clients on the first CPU, the server (postmaster, and so every backend it forks) on the last one:
+# the two never compete for a core, and the scheduler moves neither between cores. Skipped on one CPU
+# or without taskset (util-linux).
+CLIENT_CPU=""
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  CLIENT_CPU=0
+  server_cpu=$(($(nproc) - 1))
+  postmaster=$(as_server head -1 "$RUN_DIR/h4bench/postmaster.pid")
+  for pid in "$postmaster" $(pgrep -P "$postmaster"); do taskset -a -p -c "$server_cpu" "$pid" >/dev/null; done
+fi
+client() { if [ -n "$CLIENT_CPU" ]; then taskset -c "$CLIENT_CPU" "$@"; else "$@"; fi; }
+# A round runs each kind twice, mirrored (without, with, with, without; the next round the other way
+# round), so that a drift in time (the catalogs grow, the file system ages) weighs on both kinds
+# alike. Its ratio is the ratio of the two sums.
+round_order() { if [ $(($1 % 2)) -eq 1 ]; then echo "without with with without"; else echo "with without without with"; fi; }
+
 run_pgbench() {  # run_pgbench with|without -> TPS
   phase "$1"
   settle
-  PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/pgbench" -n -p "$PORT" -c "$CLIENTS" -j "$CLIENTS" \
+  PGOPTIONS="$PGOPTIONS_PHASE" client "$PG_BINDIR/pgbench" -n -p "$PORT" -c "$CLIENTS" -j "$CLIENTS" \
     -T "$SECONDS_PER_RUN" -f "$WORK/ddl.sql" postgres 2>&1 |
     awk '/^tps = / { print $3 }'
 }
 where="temporary tables in the default tablespace"
 [ "$TEMP_ON_TMPFS" = 1 ] && where="temporary tables on tmpfs (temp_tablespaces)"
-echo "== guard overhead: pgbench, $ROUNDS rounds x (with, without) x ${SECONDS_PER_RUN}s, $CLIENTS clients, $where, DDL script:"
+pinned="not pinned to CPUs"
+[ -n "$CLIENT_CPU" ] && pinned="client on CPU $CLIENT_CPU, server on CPU $server_cpu"
+echo "== guard overhead: pgbench, $ROUNDS rounds x (without, with, with, without, mirrored every other round) x ${SECONDS_PER_RUN}s, $CLIENTS clients, $where, $pinned; DDL script:"
 sed 's/^/   /' "$WORK/ddl.sql"
 : >"$WORK/with"; : >"$WORK/without"; : >"$WORK/ratio"
 # One discarded run of each first: a fresh cluster's first seconds (catalog caches) are slower.
 run_pgbench without >/dev/null; run_pgbench with >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
-  if [ $((round % 2)) -eq 1 ]; then order="without with"; else order="with without"; fi
   line="   round $round:"
-  for which in $order; do
+  sum_with=0; sum_without=0
+  for which in $(round_order "$round"); do
     tps=$(run_pgbench "$which")
     [ -n "$tps" ] || { echo "pgbench failed ($which)"; exit 1; }
     echo "$tps" >>"$WORK/$which"
     line="$line $which $tps"
+    eval "sum_$which=\$(awk -v a=\"\$sum_$which\" -v b=\"$tps\" 'BEGIN { print a + b }')"
   done
-  awk -v a="$(tail -1 "$WORK/with")" -v b="$(tail -1 "$WORK/without")" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/ratio"
+  awk -v a="$sum_with" -v b="$sum_without" 'BEGIN { printf "%.6f\n", a / b }' >>"$WORK/ratio"
   echo "$line (with/without $(tail -1 "$WORK/ratio"))"
 done
 tps_with=$(median <"$WORK/with"); tps_without=$(median <"$WORK/without")
@@ -129,8 +148,8 @@ awk -v r="$(median <"$WORK/ratio")" 'BEGIN { printf "   median per-round ratio w
 # 1b. The backend's CPU time for a fixed number of transactions, with and without zdm: one psql
 # session per run plays the DDL script CPU_TRANSACTIONS times and reads its own backend's utime +
 # stime from /proc at the end (clock ticks). Nothing else is counted (not the client, not waiting), so
-# the ratio without/with is the throughput ratio of a backend-bound run. Alternating, CPU_ROUNDS
-# rounds; the median per-round ratio is reported.
+# the ratio without/with is the throughput ratio of a backend-bound run. Rounds as above; the median
+# per-round ratio is reported.
 CPU_ROUNDS=${CPU_ROUNDS:-8}
 CPU_TRANSACTIONS=${CPU_TRANSACTIONS:-2000}
 {
@@ -142,14 +161,14 @@ CPU_TRANSACTIONS=${CPU_TRANSACTIONS:-2000}
 echo "   backend CPU time for $CPU_TRANSACTIONS transactions of the script, $CPU_ROUNDS rounds (clock ticks):"
 : >"$WORK/cpu_ratio"
 for round in $(seq 1 "$CPU_ROUNDS"); do
-  if [ $((round % 2)) -eq 1 ]; then order="without with"; else order="with without"; fi
   line="   round $round:"
-  for which in $order; do
+  ticks_with=0; ticks_without=0
+  for which in $(round_order "$round"); do
     phase "$which"
     settle
-    ticks=$(PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/psql" -X -q -At -p "$PORT" -f "$WORK/cpu.sql" 2>/dev/null | tail -1)
+    ticks=$(PGOPTIONS="$PGOPTIONS_PHASE" client "$PG_BINDIR/psql" -X -q -At -p "$PORT" -f "$WORK/cpu.sql" 2>/dev/null | tail -1)
     [ -n "$ticks" ] || { echo "cpu run failed ($which)"; exit 1; }
-    eval "ticks_$which=$ticks"
+    eval "ticks_$which=\$((ticks_$which + ticks))"
     line="$line $which $ticks"
   done
   awk -v off="$ticks_without" -v on="$ticks_with" 'BEGIN { printf "%.6f\n", off / on }' >>"$WORK/cpu_ratio"
@@ -166,7 +185,7 @@ phase with
 if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
   echo "   profile of the pgbench backend with zdm (perf, ${SECONDS_PER_RUN}s):"
   settle
-  PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/pgbench" -n -p "$PORT" -c 1 -j 1 \
+  PGOPTIONS="$PGOPTIONS_PHASE" client "$PG_BINDIR/pgbench" -n -p "$PORT" -c 1 -j 1 \
     -T $((SECONDS_PER_RUN + 2)) -f "$WORK/ddl.sql" postgres >"$WORK/pgbench_profiled" 2>&1 &
   pgbench_pid=$!
   backend=""
@@ -190,6 +209,44 @@ if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&
   fi
 else
   echo "   (perf not available: no profile)"
+fi
+
+# 1d. Instructions the backend executes (valgrind's callgrind, user space), with and without zdm:
+# deterministic where time is not, so it shows what the hook itself adds with no noise at all. A
+# second scratch server, fresh, runs under valgrind; three sessions in turn (without, with, without)
+# each play the script INSTR_TRANSACTIONS times; the ratio is the mean "without" count over the
+# "with" count. It counts neither the kernel (the same system calls either way: strace -c) nor
+# cache misses. Skipped without valgrind.
+INSTR_TRANSACTIONS=${INSTR_TRANSACTIONS:-300}
+if command -v valgrind >/dev/null; then
+  iport=$((PORT + 1))
+  start_server h4instr "$iport" "autovacuum = off" "log_min_messages = error"
+  "$PG_BINDIR/psql" -X -q -p "$iport" -c "CREATE EXTENSION zdm" postgres
+  as_server "$PG_BINDIR/pg_ctl" -D "$RUN_DIR/h4instr" -m fast -w stop >/dev/null
+  mkdir -p "$WORK/cg"; chown "$(as_server id -u)" "$WORK/cg" 2>/dev/null || true
+  as_server bash -c "valgrind --tool=callgrind --trace-children=yes --callgrind-out-file='$WORK/cg/cg.%p' \
+    '$PG_BINDIR/postgres' -D '$RUN_DIR/h4instr' >'$WORK/cg/server.log' 2>&1 &"
+  for _ in $(seq 300); do "$PG_BINDIR/pg_isready" -q -p "$iport" && break; sleep 0.5; done
+  {
+    echo "SELECT pg_backend_pid() AS pid \gset"
+    echo "\\o $WORK/cg/pid"; echo '\pset tuples_only on'; echo 'SELECT :pid;'; echo '\o'
+    for _ in $(seq "$INSTR_TRANSACTIONS"); do cat "$WORK/ddl.sql"; done
+  } >"$WORK/instr.sql"
+  instructions() {  # instructions with|without -> the session backend's instruction count
+    local trigger=DISABLE opts="-c client_min_messages=error"
+    [ "$1" = with ] && { trigger=ENABLE; opts="$opts -c session_preload_libraries=zdm"; }
+    "$PG_BINDIR/psql" -X -q -p "$iport" -c "ALTER EVENT TRIGGER zdm_guard $trigger" -c VACUUM postgres
+    PGOPTIONS="$opts" "$PG_BINDIR/psql" -X -q -p "$iport" -f "$WORK/instr.sql" postgres >/dev/null 2>&1
+    local pid; pid=$(tr -dc 0-9 <"$WORK/cg/pid")
+    for _ in $(seq 100); do grep -q '^totals:' "$WORK/cg/cg.$pid" 2>/dev/null && break; sleep 0.2; done
+    awk '/^totals:/ { print $2 }' "$WORK/cg/cg.$pid"
+  }
+  i1=$(instructions without); i2=$(instructions with); i3=$(instructions without)
+  as_server "$PG_BINDIR/pg_ctl" -D "$RUN_DIR/h4instr" -m fast -w -t 300 stop >/dev/null
+  echo "   instructions of the backend for $INSTR_TRANSACTIONS transactions (callgrind): without $i1, with $i2, without $i3"
+  awk -v a="$i1" -v b="$i2" -v c="$i3" 'BEGIN { printf "   instruction ratio without/with: %.4f (zdm adds %.2f %%, library loading included)\n", (a + c) / 2 / b, 100 * (b / ((a + c) / 2) - 1) }'
+else
+  echo "   (valgrind not available: no instruction count)"
 fi
 
 # ---------------------------------------------------------------------------------------------
