@@ -102,8 +102,9 @@ bool own_temporary(RangeVar* rv) {
 // has nothing to bound, so the hook skips both, without a subtransaction. Covers the statements a
 // temporary table's life is made of: ALTER TABLE (except INHERIT / NO INHERIT, which reach a parent
 // that may be permanent; PostgreSQL keeps a temporary table's partitions and foreign-key partners
-// temporary), CREATE INDEX (not CONCURRENTLY) and DROP of relations. Anything else, or a name that
-// does not resolve, takes the full path.
+// temporary), CREATE INDEX (not CONCURRENTLY) and DROP of relations, and a CREATE TABLE (temporary
+// or not) that names no other relation. Anything else, or a name that does not resolve, takes the full
+// path.
 //
 // Plain C: it holds no C++ object, so an ERROR raised by a lookup (one PostgreSQL's own lookup of the
 // same name would raise a moment later) leaves through it as from PostgreSQL code.
@@ -117,6 +118,26 @@ bool only_own_temporary(Node* node) {
       if (t == AT_AddInherit || t == AT_DropInherit) return false;
     }
     return stmt->relation != nullptr && own_temporary(stmt->relation);
+  }
+  if (IsA(node, CreateStmt)) {
+    // A new table that names no other relation: no parent (INHERITS, PARTITION OF), no LIKE
+    // source, no REFERENCES. It reaches nothing that exists, temporary or not.
+    auto* stmt = castNode(CreateStmt, node);
+    if (stmt->inhRelations != NIL || stmt->partbound != nullptr) return false;
+    ListCell* lc;
+    foreach (lc, stmt->constraints) {
+      if (lfirst_node(Constraint, lc)->contype == CONSTR_FOREIGN) return false;
+    }
+    foreach (lc, stmt->tableElts) {
+      Node* elt = static_cast<Node*>(lfirst(lc));
+      if (IsA(elt, Constraint) && castNode(Constraint, elt)->contype != CONSTR_FOREIGN) continue;
+      if (!IsA(elt, ColumnDef)) return false;  // LIKE, or a table FOREIGN KEY
+      ListCell* cc;
+      foreach (cc, castNode(ColumnDef, elt)->constraints) {
+        if (lfirst_node(Constraint, cc)->contype == CONSTR_FOREIGN) return false;
+      }
+    }
+    return true;
   }
   if (IsA(node, IndexStmt)) {
     auto* stmt = castNode(IndexStmt, node);
