@@ -11,6 +11,9 @@
 #    Reports the median of the per-round TPS ratios (goal >= 0.98), the backend's own CPU time
 #    (/proc utime + stime) for a fixed number of transactions, alternating, and with perf the share
 #    of the backend's samples in zdm's hook work.
+#    TABLE=permanent runs the same script on a regular table instead of a temporary one: then the hook
+#    judges every statement in full (a temporary table's statements are skipped at once), so this is
+#    the guard's cost on a real migration's DDL; TEMP_ON_TMPFS then puts that table on tmpfs.
 #    TEMP_ON_TMPFS=1 puts temporary tables in a tablespace on /dev/shm: no file-system cost, so the
 #    backend is CPU-bound in PostgreSQL's DDL code and zdm's share is at its largest.
 # 2. Lint throughput: zdm.lint() on a generated migration of STATEMENTS statements vs squawk
@@ -23,6 +26,7 @@
 #
 #   bash bench/guard/run.sh
 #   TEMP_ON_TMPFS=1 bash bench/guard/run.sh
+#   TABLE=permanent TEMP_ON_TMPFS=1 bash bench/guard/run.sh
 #   ROUNDS=3 SECONDS_PER_RUN=5 STATEMENTS=2000 bash bench/guard/run.sh   # a quick look
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -35,6 +39,8 @@ STATEMENTS=${STATEMENTS:-10000}
 LINT_RUNS=${LINT_RUNS:-5}
 SQUAWK_VERSION=${SQUAWK_VERSION:-2.66.0}
 TEMP_ON_TMPFS=${TEMP_ON_TMPFS:-0}
+TABLE=${TABLE:-temp}
+case "$TABLE" in temp|permanent) ;; *) echo "TABLE must be temp or permanent" >&2; exit 2 ;; esac
 PORT=${ZDM_BENCH_PORT:-55507}
 HERE=$ROOT/bench/guard
 WORK=$(mktemp -d /tmp/zdm-guard-bench.XXXXXX)
@@ -56,12 +62,16 @@ if [ "$TEMP_ON_TMPFS" = 1 ]; then
   as_server mkdir -p "$TMPFS_DIR"
   q "CREATE TABLESPACE zdm_bench_tmpfs LOCATION '$TMPFS_DIR'"
   q "ALTER SYSTEM SET temp_tablespaces = 'zdm_bench_tmpfs'"
+  q "ALTER SYSTEM SET default_tablespace = 'zdm_bench_tmpfs'"
   q "SELECT pg_reload_conf()" >/dev/null
 fi
 
 # phase with|without: what the next sessions get. PGOPTIONS_PHASE holds their options.
+# CONTROL=1 (an A/A control): the "with" sessions are "without" sessions too, so every ratio measures
+# only the method's noise on this machine.
+CONTROL=${CONTROL:-0}
 phase() {
-  if [ "$1" = with ]; then
+  if [ "$1" = with ] && [ "$CONTROL" != 1 ]; then
     q "ALTER EVENT TRIGGER zdm_guard ENABLE"
     PGOPTIONS_PHASE="-c session_preload_libraries=zdm -c client_min_messages=error"
   else
@@ -74,7 +84,11 @@ loaded() {
   PGOPTIONS="$PGOPTIONS_PHASE" "$PG_BINDIR/psql" -X -q -At -p "$PORT" \
     -c "CREATE TEMP TABLE zdm_bench_probe ()" -c "SELECT count(*) FROM pg_settings WHERE name = 'zdm.mode'"
 }
-phase with; [ "$(loaded)" = 1 ] || { echo "zdm not loaded in the 'with' phase"; exit 1; }
+if [ "$CONTROL" = 1 ]; then
+  echo "== CONTROL=1: an A/A control, zdm is loaded in neither kind of session (\"with\" below is without zdm)"
+else
+  phase with; [ "$(loaded)" = 1 ] || { echo "zdm not loaded in the 'with' phase"; exit 1; }
+fi
 phase without; [ "$(loaded)" = 0 ] || { echo "zdm loaded in the 'without' phase"; exit 1; }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -91,6 +105,7 @@ ALTER TABLE bench_tmp ADD COLUMN w int;
 ALTER TABLE bench_tmp ALTER COLUMN v SET DEFAULT 'x';
 DROP TABLE bench_tmp;
 SQL
+if [ "$TABLE" = permanent ]; then sed -i "s/CREATE TEMP TABLE/CREATE TABLE/" "$WORK/ddl.sql"; fi
 
 settle() { q "VACUUM" && q "CHECKPOINT"; }
 # Clients on the first CPU, the server (postmaster, and so every backend it forks) on the last one:
@@ -118,6 +133,7 @@ run_pgbench() {  # run_pgbench with|without -> TPS
 }
 where="temporary tables in the default tablespace"
 [ "$TEMP_ON_TMPFS" = 1 ] && where="temporary tables on tmpfs (temp_tablespaces)"
+[ "$TABLE" = permanent ] && where="a regular table$([ "$TEMP_ON_TMPFS" = 1 ] && echo " on tmpfs (default_tablespace)")"
 pinned="not pinned to CPUs"
 [ -n "$CLIENT_CPU" ] && pinned="client on CPU $CLIENT_CPU, server on CPU $server_cpu"
 echo "== guard overhead: pgbench, $ROUNDS rounds x (without, with, with, without, mirrored every other round) x ${SECONDS_PER_RUN}s, $CLIENTS clients, $where, $pinned; DDL script:"
@@ -143,6 +159,8 @@ echo "   median TPS without zdm: $tps_without"
 echo "   median TPS with zdm:    $tps_with"
 awk -v a="$tps_with" -v b="$tps_without" 'BEGIN { printf "   ratio of the medians with/without: %.3f\n", a / b }'
 echo "   per-round ratios: min $(sort -g "$WORK/ratio" | head -1), max $(sort -g "$WORK/ratio" | tail -1)"
+quartiles() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f-%.3f", v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)] }'; }
+echo "   per-round ratios, middle half: $(quartiles <"$WORK/ratio")"
 awk -v r="$(median <"$WORK/ratio")" 'BEGIN { printf "   median per-round ratio with/without: %.3f (goal >= 0.98)\n", r }'
 
 # 1b. The backend's CPU time for a fixed number of transactions, with and without zdm: one psql
@@ -174,6 +192,7 @@ for round in $(seq 1 "$CPU_ROUNDS"); do
   awk -v off="$ticks_without" -v on="$ticks_with" 'BEGIN { printf "%.6f\n", off / on }' >>"$WORK/cpu_ratio"
   echo "$line (without/with $(tail -1 "$WORK/cpu_ratio"))"
 done
+echo "   per-round CPU ratios, middle half: $(quartiles <"$WORK/cpu_ratio")"
 awk -v r="$(median <"$WORK/cpu_ratio")" 'BEGIN { printf "   median per-round CPU ratio without/with: %.3f (goal >= 0.98)\n", r }'
 
 # 1c. Where the backend's time goes with zdm: perf samples (on CPU, user and kernel) of the pgbench
@@ -234,7 +253,7 @@ if command -v valgrind >/dev/null; then
   } >"$WORK/instr.sql"
   instructions() {  # instructions with|without -> the session backend's instruction count
     local trigger=DISABLE opts="-c client_min_messages=error"
-    [ "$1" = with ] && { trigger=ENABLE; opts="$opts -c session_preload_libraries=zdm"; }
+    if [ "$1" = with ] && [ "$CONTROL" != 1 ]; then trigger=ENABLE; opts="$opts -c session_preload_libraries=zdm"; fi
     "$PG_BINDIR/psql" -X -q -p "$iport" -c "ALTER EVENT TRIGGER zdm_guard $trigger" -c VACUUM postgres
     PGOPTIONS="$opts" "$PG_BINDIR/psql" -X -q -p "$iport" -f "$WORK/instr.sql" postgres >/dev/null 2>&1
     local pid; pid=$(tr -dc 0-9 <"$WORK/cg/pid")
