@@ -96,9 +96,10 @@ bool own_temporary(RangeVar* rv) {
   return own;
 }
 
-// Whether the statement can reach nothing but this session's own temporary relations, while the
-// transaction holds no ACCESS EXCLUSIVE lock on a shared one: then no rule can flag it (nobody else
-// can see those relations, and statement-after-access-exclusive needs such a lock) and lock-safe DDL
+// Whether the statement can reach nothing but this session's own temporary relations (or a table it
+// creates), while the transaction holds no ACCESS EXCLUSIVE lock on a shared one: then no rule can
+// flag it (nobody else can see those relations, and statement-after-access-exclusive needs such a
+// lock) and lock-safe DDL
 // has nothing to bound, so the hook skips both, without a subtransaction. Covers the statements a
 // temporary table's life is made of: ALTER TABLE (except INHERIT / NO INHERIT, which reach a parent
 // that may be permanent; PostgreSQL keeps a temporary table's partitions and foreign-key partners
@@ -108,7 +109,7 @@ bool own_temporary(RangeVar* rv) {
 //
 // Plain C: it holds no C++ object, so an ERROR raised by a lookup (one PostgreSQL's own lookup of the
 // same name would raise a moment later) leaves through it as from PostgreSQL code.
-bool only_own_temporary(Node* node) {
+bool reaches_nothing_shared(Node* node) {
   if (!held_names.empty()) return false;
   if (IsA(node, AlterTableStmt)) {
     auto* stmt = castNode(AlterTableStmt, node);
@@ -192,7 +193,7 @@ void zdm_process_utility(PlannedStmt* pstmt, const char* query, bool read_only_t
   lockwait::Plan plan;
   bool lock_safe = false;
   bool skip = context != PROCESS_UTILITY_SUBCOMMAND && IsTransactionState() && !IsAbortedTransactionBlockState() &&
-              only_own_temporary(pstmt->utilityStmt);
+              reaches_nothing_shared(pstmt->utilityStmt);
   if (!skip) {
     lockwait::set_hook_statement(true);
     if (should_judge(pstmt->utilityStmt, context)) judge_for_hook(pstmt, query);
