@@ -99,8 +99,8 @@ bool own_temporary(RangeVar* rv) {
 // Whether the statement can reach nothing but this session's own temporary relations (or a table it
 // creates), while the transaction holds no ACCESS EXCLUSIVE lock on a shared one: then no rule can
 // flag it (nobody else can see those relations, and statement-after-access-exclusive needs such a
-// lock) and lock-safe DDL
-// has nothing to bound, so the hook skips both, without a subtransaction. Covers the statements a
+// lock) and lock-safe DDL has nothing to bound, so the hook skips both, without a subtransaction.
+// Covers the statements a
 // temporary table's life is made of: ALTER TABLE (except INHERIT / NO INHERIT, which reach a parent
 // that may be permanent; PostgreSQL keeps a temporary table's partitions and foreign-key partners
 // temporary), CREATE INDEX (not CONCURRENTLY) and DROP of relations, and a CREATE TABLE (temporary
