@@ -108,9 +108,11 @@ RESET zdm.lock_timeout;
 SELECT verdict, suggested_lock_timeout FROM zdm.lock_preview('LOCK TABLE lk_vis_t');
 -- (That lock_preview takes no lock and never waits is shown by the isolation spec locks_preview.)
 
--- Clean up: end the two sessions, wait for them to go, drop the roles.
+-- Clean up: end the session that holds the lock; the waiter then gets it, finishes its SELECT and
+-- leaves by itself. (Terminating both races with the waiter's own exit.) Wait for both, drop the roles.
 SELECT count(*) AS terminated FROM (
-  SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'lk_vis_owner') t;
+  SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+   WHERE usename = 'lk_vis_owner' AND query LIKE 'BEGIN; LOCK TABLE%') t;
 DO $$ BEGIN
   FOR i IN 1..3000 LOOP
     EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity WHERE usename = 'lk_vis_owner');
