@@ -2,6 +2,7 @@
 #include <string>
 
 #include "guard/analyze_internal.hpp"
+#include "guard/names.hpp"
 #include "pg/boundary.hpp"
 
 extern "C" {
@@ -17,6 +18,7 @@ Statement analyze(Node* parsetree, const std::string& text, const AnalysisContex
   Statement st;
   st.text = text;
   st.in_transaction_block = context.in_transaction_block;
+  st.names = &catalog_names();
   CommandTag tag = pg::call([&] { return CreateCommandTag(parsetree); });
   st.command = GetCommandTagName(tag);
   if (IsA(parsetree, AlterTableStmt))

@@ -368,6 +368,7 @@ void analyze_alter_domain(AlterDomainStmt* stmt, Statement& out) {
     a.scan = !a.rel.known_empty;
     a.column = column_name(relid, attnum);
     a.old_type = domain_name;
+    a.domain = domain;
     a.new_name = what;
     if (stmt->subtype == 'C') {
       auto* c = castNode(Constraint, stmt->def);

@@ -60,8 +60,7 @@ void rename_column(const Statement& st, const Action& a, Findings& out) {
   const std::string& t = a.rel.name;
   const std::string& c = a.column;
   const std::string& n = a.new_name;
-  std::string fn = text::derive(text::derive(sql::unqualified(t), "_"), sql::unqualified(n) + "_sync");
-  fn = sql::schema_prefix(t) + fn;
+  std::string fn = sql::schema_prefix(t) + text::new_name(st, NameKind::Function, a.rel.oid, t, n, "sync");
   std::string type = a.old_type.empty() ? "<type of " + c + ">" : a.old_type;
   Finding f = base(st, a, "breaking-rename-column", Severity::Critical);
   f.message = "renaming column " + c + " of " + t + " to " + n + " breaks clients that still use the old name";
@@ -87,7 +86,7 @@ void rename_column(const Statement& st, const Action& a, Findings& out) {
 void drop_table(const Statement& st, const Action& a, Findings& out) {
   const std::string& t = a.rel.name;
   std::string kind = kind_command(a.rel.kind);
-  std::string parked = sql::schema_prefix(t) + text::derive(sql::unqualified(t), "_to_drop");
+  std::string parked = sql::schema_prefix(t) + text::new_name(st, NameKind::Relation, a.rel.oid, t, "", "to_drop");
   Finding f = base(st, a, "breaking-drop-table", Severity::Warning);
   f.message = std::string("dropping ") + kind_word(a.rel.kind) + " " + t + " breaks clients that still use it";
   if (!a.referenced.empty())
@@ -147,7 +146,7 @@ void set_schema(const Statement& st, const Action& a, Findings& out) {
 void drop_type(const Statement& st, const Action& a, Findings& out) {
   const std::string& t = a.rel.name;
   const std::string& c = a.column;
-  std::string n = text::derive(c, "_new");
+  std::string n = text::new_name(st, NameKind::Column, a.rel.oid, c, "", "new");
   Finding f = base(st, a, "breaking-drop-type-in-use", Severity::Critical);
   if (a.cascade) {
     f.message = "dropping type " + a.old_type + " with CASCADE drops column " + c + " of " + t;

@@ -4,15 +4,11 @@
 #include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
+#include "rules/statement_text.hpp"
 
 namespace zdm::rules {
 
 namespace {
-
-std::string bare(const std::string& name) {
-  size_t dot = name.rfind('.');
-  return dot == std::string::npos ? name : name.substr(dot + 1);
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -35,29 +31,34 @@ std::string on_column(const std::string& definition, const std::string& c, const
 // validated CHECK, so that SET NOT NULL scans nothing), its PRIMARY KEY / UNIQUE constraint (a unique
 // index built CONCURRENTLY, then USING INDEX), the foreign keys of other tables on that key and its
 // own (re-added NOT VALID, validated after the swap), its default, owned sequence and identity.
-std::string expand_contract(const Action& a) {
+std::string expand_contract(const Statement& st, const Action& a) {
   const std::string& t = a.rel.name;
   const std::string& c = a.column;
-  std::string n = text::derive(c, "_new");
-  std::string prefix = text::derive(bare(t), "_");
-  std::string fn = text::derive(prefix, c + "_sync");
+  const uint32_t table = a.rel.oid;
+  std::string n = text::new_name(st, NameKind::Column, table, c, "", "new");
+  std::string fn = sql::schema_prefix(t) + text::new_name(st, NameKind::Function, table, t, c, "sync");
   // With USING, the new column is computed from the user's expression; the trigger evaluates it over
   // the new row (a one-row subquery gives the expression the table's column names).
   std::string value = a.using_expr.empty() ? c : "(" + a.using_expr + ")";
   std::string from_new = a.using_expr.empty()
                              ? "NEW." + c
-                             : "(SELECT " + value + " FROM (SELECT NEW.*) AS " + bare(t) + ")";
+                             : "(SELECT " + value + " FROM (SELECT NEW.*) AS " + sql::unqualified(t) + ")";
   bool key = !a.key_constraint.empty();
   bool not_null = a.column_not_null || key;
-  std::string nn = text::derive(prefix, bare(n) + "_not_null");
-  std::string idx = text::derive(prefix, bare(n) + "_key");
+  std::string nn = not_null ? text::new_name(st, NameKind::Constraint, table, t, n, "not_null") : "";
+  std::string idx = key ? text::new_name(st, NameKind::Relation, table, t, n, "key") : "";
+  // The new foreign keys' names, chosen once: they are added now and renamed at the swap.
+  std::vector<std::string> new_fk_names;
+  for (const ReferencingKey& fk : a.own_foreign_keys)
+    new_fk_names.push_back(text::new_name(st, NameKind::Constraint, table, fk.name, "", "new"));
   std::string h =
       "Expand and contract instead:\n"
       "ALTER TABLE " + t + " ADD COLUMN " + n + " " + a.new_type + ";\n"
       "-- keep it in sync while old code still writes " + c + ":\n"
       "CREATE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW." + n + " := " + from_new +
       "; RETURN NEW; END $$;\n"
-      "CREATE TRIGGER " + fn + " BEFORE INSERT OR UPDATE ON " + t + " FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n"
+      "CREATE TRIGGER " + sql::unqualified(fn) + " BEFORE INSERT OR UPDATE ON " + t +
+      " FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n"
       "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + value) + ", " +
       text::literal(n + " IS DISTINCT FROM " + value) + ");\n";
   if (key || not_null || !a.own_foreign_keys.empty()) {
@@ -66,8 +67,9 @@ std::string expand_contract(const Action& a) {
     if (not_null)
       h += "ALTER TABLE " + t + " ADD CONSTRAINT " + nn + " CHECK (" + n + " IS NOT NULL) NOT VALID;\n"
            "ALTER TABLE " + t + " VALIDATE CONSTRAINT " + nn + ";\n";
-    for (const ReferencingKey& fk : a.own_foreign_keys) {
-      std::string k = text::derive(fk.name, "_new");
+    for (size_t i = 0; i < a.own_foreign_keys.size(); i++) {
+      const ReferencingKey& fk = a.own_foreign_keys[i];
+      const std::string& k = new_fk_names[i];
       h += "ALTER TABLE " + t + " ADD CONSTRAINT " + k + " " + on_column(fk.definition, c, n) + " NOT VALID;\n"
            "ALTER TABLE " + t + " VALIDATE CONSTRAINT " + k + ";\n";
     }
@@ -96,10 +98,10 @@ std::string expand_contract(const Action& a) {
   if (a.identity)
     h += "ALTER TABLE " + t + " ALTER COLUMN " + c + " ADD GENERATED " +
          (a.identity_kind == 'a' ? "ALWAYS" : "BY DEFAULT") + " AS IDENTITY;\n"
-         "SELECT setval(pg_get_serial_sequence(" + text::literal(t) + ", " + text::literal(bare(c)) + "), max(" + c +
+         "SELECT setval(pg_get_serial_sequence(" + text::literal(t) + ", " + text::literal(text::unquote(c)) + "), max(" + c +
          ")) FROM " + t + ";\n";
-  for (const ReferencingKey& fk : a.own_foreign_keys)
-    h += "ALTER TABLE " + t + " RENAME CONSTRAINT " + text::derive(fk.name, "_new") + " TO " + fk.name + ";\n";
+  for (size_t i = 0; i < a.own_foreign_keys.size(); i++)
+    h += "ALTER TABLE " + t + " RENAME CONSTRAINT " + new_fk_names[i] + " TO " + a.own_foreign_keys[i].name + ";\n";
   if (not_null) h += "ALTER TABLE " + t + " DROP CONSTRAINT " + nn + ";\n";
   for (const ReferencingKey& fk : a.referencing_keys)
     h += "ALTER TABLE " + fk.table + " ADD CONSTRAINT " + fk.name + " " + fk.definition + " NOT VALID;\n";
@@ -138,8 +140,6 @@ void check_column_type(const Statement& st, const Action& named, std::vector<Fin
   const std::string& t = a.rel.name;
   const std::string& c = a.column;
   if (a.rewrite) {
-    std::string n = text::derive(c, "_new");
-    std::string fn = text::derive(text::derive(a.rel.name.substr(a.rel.name.rfind('.') + 1), "_"), c + "_sync");
     Finding f;
     f.rule = "rewrite-column-type";
     f.severity = Severity::Critical;
@@ -148,7 +148,7 @@ void check_column_type(const Statement& st, const Action& named, std::vector<Fin
     f.message = "changing column " + c + " of " + t + " from " + a.old_type + " to " + a.new_type +
                 " rewrites the whole table";
     f.detail = text::facts(a, st.strongest_lock) + children_note(eff);
-    f.hint = expand_contract(a);
+    f.hint = expand_contract(st, a);
     out.push_back(std::move(f));
     return;
   }
@@ -166,7 +166,7 @@ void check_column_type(const Statement& st, const Action& named, std::vector<Fin
     for (const std::string& d : a.rebuilt_index_defs) constraint_index = constraint_index || d.empty();
     if (constraint_index) {
       // An index behind a PRIMARY KEY / UNIQUE / EXCLUDE constraint cannot be dropped on its own.
-      f.hint = expand_contract(a);
+      f.hint = expand_contract(st, a);
       out.push_back(std::move(f));
       return;
     }

@@ -15,19 +15,15 @@ namespace zdm::rules {
 
 namespace {
 
-std::string bare(const std::string& name) {
-  size_t dot = name.rfind('.');
-  return dot == std::string::npos ? name : name.substr(dot + 1);
-}
-
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (size_t i = 0; i < v.size(); i++) s += (i ? ", " : "") + v[i];
   return s;
 }
 
-std::string not_null_steps(const std::string& t, const std::string& c) {
-  std::string k = text::derive(text::derive(bare(t), "_"), c + "_not_null");
+std::string not_null_steps(const Statement& st, const Action& a, const std::string& c) {
+  const std::string& t = a.rel.name;
+  std::string k = text::new_name(st, NameKind::Constraint, a.rel.oid, t, c, "not_null");
   return "ALTER TABLE " + t + " ADD CONSTRAINT " + k + " CHECK (" + c + " IS NOT NULL) NOT VALID;\n"
          "ALTER TABLE " + t + " VALIDATE CONSTRAINT " + k + ";\n"
          "ALTER TABLE " + t + " ALTER COLUMN " + c + " SET NOT NULL;\n"
@@ -65,7 +61,7 @@ void check_set_not_null(const Statement& st, const Action& named, Findings& out)
                       "setting column " + a.column + " of " + a.rel.name + " NOT NULL scans the whole table");
   f.detail += " No valid CHECK constraint proves " + a.column + " IS NOT NULL, so PostgreSQL verifies every row.";
   f.hint = "Prove it first under a lock that does not block writes; SET NOT NULL then skips the scan:\n" +
-           not_null_steps(a.rel.name, a.column);
+           not_null_steps(st, a, a.column);
   f.hint.pop_back();
   out.push_back(std::move(f));
 }
@@ -100,7 +96,7 @@ void check_add_constraint(const Statement& st, const Action& named, Findings& ou
                             (a.nullable_columns.size() > 1 ? "s " : " ") + join(a.nullable_columns) +
                             " NOT NULL, which scans the whole table");
     f.hint = "Prove the columns NOT NULL first, under a lock that does not block writes:\n";
-    for (const std::string& c : a.nullable_columns) f.hint += not_null_steps(t, c);
+    for (const std::string& c : a.nullable_columns) f.hint += not_null_steps(st, a, c);
     f.hint += "ALTER TABLE " + t + " ADD CONSTRAINT " + k + " PRIMARY KEY USING INDEX " + a.index + ";";
     out.push_back(std::move(f));
     return;
@@ -116,7 +112,7 @@ void check_add_constraint(const Statement& st, const Action& named, Findings& ou
     return;
   }
   f.hint = "Build the unique index without blocking writes, then attach it (a catalog change):\n";
-  for (const std::string& c : a.nullable_columns) f.hint += not_null_steps(t, c);
+  for (const std::string& c : a.nullable_columns) f.hint += not_null_steps(st, a, c);
   f.hint += (a.index_def.empty() ? "CREATE UNIQUE INDEX CONCURRENTLY " + a.index + " ON " + t + " (" + join(a.columns) + ")"
                                  : a.index_def) +
             ";\n"
@@ -131,7 +127,7 @@ void check_attach_partition(const Statement& st, const Action& named, Findings& 
   const Action& a = eff.action;
   if (!a.scan || a.parent.empty()) return;
   const std::string& p = a.rel.name;
-  std::string k = text::derive(bare(p), "_bound");
+  std::string k = text::new_name(st, NameKind::Constraint, a.rel.oid, p, "", "bound");
   std::string expr = a.constraint_expr.empty() ? "<partition constraint>" : a.constraint_expr;
   std::string bound = a.partition_bound.empty() ? "FOR VALUES ..." : a.partition_bound;
   if (a.default_partition) {
@@ -194,20 +190,25 @@ void check_domain(const Statement& st, const Action& a, Findings& out) {
                           " while holding SHARE locks that block writes");
   f.detail += " Column" + std::string(columns.size() > 1 ? "s " : " ") + join(columns) + " of type " + d + ": " +
               (tables.size() > 1 ? "each table is read in full, all in this one statement." : "it is read in full.");
-  std::string k = a.constraint.empty() ? text::derive(bare(d), "_check") : a.constraint;
+  // PostgreSQL names an unnamed domain CHECK as this chooses it (typecmds.c domainAddConstraint).
+  std::string k = a.constraint.empty() ? text::new_name(st, NameKind::DomainConstraint, a.domain, d, "", "check")
+                                       : a.constraint;
+  std::string not_null = a.new_name == "SET NOT NULL"
+                             ? text::new_name(st, NameKind::DomainConstraint, a.domain, d, "", "not_null")
+                             : "";
   if (a.new_name == "VALIDATE CONSTRAINT") {
     f.hint = "PostgreSQL 15 validates a domain constraint only under SHARE on every table using it. New rows are "
              "checked already; run the validation at a quiet time, with a bounded wait:\n"
              "SET lock_timeout = '2s';\nALTER DOMAIN " + d + " VALIDATE CONSTRAINT " + k + ";\nRESET lock_timeout;";
   } else {
     std::string add = a.new_name == "SET NOT NULL"
-                          ? "ALTER DOMAIN " + d + " ADD CONSTRAINT " + text::derive(bare(d), "_not_null") +
+                          ? "ALTER DOMAIN " + d + " ADD CONSTRAINT " + not_null +
                                 " CHECK (VALUE IS NOT NULL) NOT VALID"
                           : st.text + " NOT VALID";
     f.hint = "Add it NOT VALID: new and updated rows are checked at once and no row is read now:\n" + add +
              ";\n-- later, at a quiet time (it still takes SHARE on each table while it reads them):\n"
              "SET lock_timeout = '2s';\nALTER DOMAIN " + d + " VALIDATE CONSTRAINT " +
-             (a.new_name == "SET NOT NULL" ? text::derive(bare(d), "_not_null") : k) + ";\nRESET lock_timeout;";
+             (a.new_name == "SET NOT NULL" ? not_null : k) + ";\nRESET lock_timeout;";
   }
   out.push_back(std::move(f));
 }

@@ -16,11 +16,11 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 }
 
 // Partitions the statement reaches from the named table (their actions follow the named one's).
-std::vector<std::string> partitions(const Statement& st, const Action& a) {
-  std::vector<std::string> out;
+std::vector<const RelationFacts*> partitions(const Statement& st, const Action& a) {
+  std::vector<const RelationFacts*> out;
   for (const Action& c : st.actions)
     if (c.recursed_from == a.rel.name && c.op == a.op && c.rel.kind != 'p' && c.rel.kind != 'i' && c.rel.kind != 'I')
-      out.push_back(c.rel.name);
+      out.push_back(&c.rel);
   return out;
 }
 
@@ -42,21 +42,26 @@ void create_index(const Statement& st, const Action& a, Findings& out) {
   f.message = "creating " + (a.index.empty() ? std::string("an index") : "index " + a.index) + " on " + a.rel.name +
               " without CONCURRENTLY blocks writes while it builds";
   f.detail = text::facts(a, LockMode::None);
-  std::vector<std::string> parts = partitions(st, a);
+  std::vector<const RelationFacts*> parts = partitions(st, a);
   if (a.rel.kind == 'p') {
     f.detail += " It builds the index on " + std::to_string(parts.size()) + " partition" +
                 (parts.size() == 1 ? "" : "s") + ", each locked the same way and read in full.";
     // PostgreSQL 15 has no CREATE INDEX CONCURRENTLY on a partitioned table: build the parent's index
     // ON ONLY (invalid, catalog only), each partition's concurrently, then attach them.
     // Key columns come from the parse tree; an expression key is left for the user to fill in.
-    std::string suffix = a.columns.empty() ? "_idx" : "_" + join(a.columns, "_") + "_idx";
-    std::string idx = a.index.empty() ? text::derive(sql::unqualified(a.rel.name), suffix) : a.index;
+    // Unnamed, each index gets the name PostgreSQL would choose (indexcmds.c ChooseIndexName).
+    std::vector<std::string> raw_columns;
+    for (const std::string& c : a.columns) raw_columns.push_back(text::unquote(c));
+    std::string key = text::quote(join(raw_columns, "_"));
+    std::string idx = a.index.empty() ? text::new_name(st, NameKind::Relation, a.rel.oid, a.rel.name, key, "idx")
+                                      : a.index;
     std::string cols = a.columns.empty() ? "<the index's keys>" : join(a.columns, ", ");
     std::string create = sql::keyword_at(sql::clean(st.text), 7, "UNIQUE") ? "CREATE UNIQUE INDEX " : "CREATE INDEX ";
     f.hint = "CREATE INDEX CONCURRENTLY does not work on a partitioned table; build the index per partition:\n" +
              create + idx + " ON ONLY " + a.rel.name + " (" + cols + ");\n";
-    for (const std::string& p : parts) {
-      std::string pidx = text::derive(sql::unqualified(p), suffix);
+    for (const RelationFacts* part : parts) {
+      const std::string& p = part->name;
+      std::string pidx = text::new_name(st, NameKind::Relation, part->oid, p, key, "idx");
       f.hint += create.substr(0, create.size() - 1) + " CONCURRENTLY " + pidx + " ON " + p + " (" + cols + ");\n";
       f.hint += "ALTER INDEX " + idx + " ATTACH PARTITION " + sql::schema_prefix(p) + pidx + ";\n";
     }

@@ -65,7 +65,7 @@ void refresh(const Statement& st, const Action& a, Findings& out) {
   } else {
     f.hint = "CONCURRENTLY needs a unique index on plain columns (no WHERE clause); create one, then refresh "
              "without blocking readers:\nCREATE UNIQUE INDEX CONCURRENTLY " +
-             text::derive(sql::unqualified(a.rel.name), "_key") + " ON " + a.rel.name +
+             text::new_name(st, NameKind::Relation, a.rel.oid, a.rel.name, "", "key") + " ON " + a.rel.name +
              " (<columns that identify a row>);\n" + refresh;
   }
   out.push_back(std::move(f));

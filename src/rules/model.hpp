@@ -132,6 +132,7 @@ struct Action {
   bool referenced_side = false;    // FOREIGN KEY: this action is the referenced table's side
   std::vector<std::string> revalidated_check_defs;  // CHECK (...) of each revalidated_checks entry
   std::string base_type;       // ADD COLUMN of a domain type: the domain's base type
+  uint32_t domain = 0;         // ALTER DOMAIN: the domain's pg_type oid
   std::string generation_expr; // ADD COLUMN ... GENERATED ALWAYS AS (expr) STORED: expr, deparsed
   std::vector<std::string> rebuilt_index_defs;  // CREATE INDEX text of each rebuilt_indexes entry
   std::string domain_check;    // ADD COLUMN of a domain: its constraints as one CHECK expression over the column
@@ -170,6 +171,38 @@ struct Action {
   bool full = false;           // VACUUM FULL
 };
 
+// What kind of object a hint creates, for choosing its name.
+enum class NameKind {
+  Column,            // a column of table `owner`
+  Constraint,        // a constraint of table `owner`
+  Relation,          // an index, table or sequence in the schema of relation `owner`
+  Function,          // a function without arguments in the schema of table `owner`, and its trigger on it
+  DomainConstraint,  // a constraint of domain `owner` (a pg_type oid)
+};
+
+// A name for an object a hint creates: parts as PostgreSQL's makeObjectName joins them
+// (name1_name2_label), unquoted.
+struct NameRequest {
+  NameKind kind = NameKind::Column;
+  uint32_t owner = 0;  // see NameKind; 0 when not in the catalog (lint: created earlier in the file)
+  std::string name1;
+  std::string name2;   // "" for none
+  std::string label;
+};
+
+// Chooses the names of the objects a hint creates the way PostgreSQL chooses names of its own
+// (ChooseRelationName, ChooseConstraintName): the parts joined, truncated to fit NAMEDATALEN, and
+// numbered (label1, label2, ...) past a name already in use, so that the hint's SQL runs as it is.
+// The result is quoted as needed. The guard asks the live catalog (src/guard/names.cpp); a Statement
+// without a chooser (unit tests) gets the parts joined as they are.
+class NameChooser {
+ public:
+  virtual std::string choose(const NameRequest& request) const = 0;
+
+ protected:
+  ~NameChooser() = default;
+};
+
 // One statement as the guard sees it.
 struct Statement {
   int number = 0;              // 1-based position in the text
@@ -188,6 +221,8 @@ struct Statement {
   bool lock_timeout_explicit_zero = false;  // lock_timeout is 0 because the session SET it so
   int zdm_lock_timeout_ms = 0;              // zdm.lock_timeout; 0 when lock-safe DDL is off
   bool lock_wait_bounded = false;           // lock-safe DDL bounds this statement's lock wait
+  // Names the objects the hints create (not owned); null: the parts are joined as they are.
+  const NameChooser* names = nullptr;
 };
 
 enum class Severity { Warning, Critical };

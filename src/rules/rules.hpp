@@ -32,9 +32,18 @@ std::vector<Finding> judge(const Statement& statement, const JudgeOptions& optio
 
 // Helpers shared by the rule families (rules/text.cpp).
 namespace text {
-// Derives a new identifier from a (possibly quoted) one: derive("amount", "_new") = amount_new,
-// derive("\"Amount\"", "_new") = "Amount_new".
-std::string derive(const std::string& ident, const std::string& suffix);
+// The name of an object a hint creates, name1_name2_label, chosen by statement.names past the names
+// in use and quoted as needed: new_name(st, NameKind::Column, oid, "\"Amount\"", "", "new") is
+// "Amount_new", or "Amount_new1" when the table has that column already. name1 and name2 are
+// identifiers as written (quoted or not; of a qualified name only the last part counts); name2 may
+// be "".
+std::string new_name(const Statement& statement, NameKind kind, uint32_t owner, const std::string& name1,
+                     const std::string& name2, const char* label);
+// A name as an identifier, quoted unless it is lower case letters, digits and underscores. Unlike
+// PostgreSQL's quote_identifier it knows no keywords: for names that end in "_label" only.
+std::string quote(const std::string& name);
+// The name an identifier stands for: "Amount" -> Amount, public.orders -> orders, "a""b" -> a"b.
+std::string unquote(const std::string& ident);
 // A SQL string literal: 'it''s'.
 std::string literal(const std::string& s);
 // Human-readable size: "8192 bytes", "12 MB", "3 GB".

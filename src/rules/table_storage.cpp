@@ -9,24 +9,21 @@
 #include "rules/alter_effective.hpp"
 #include "rules/families.hpp"
 #include "rules/rules.hpp"
+#include "rules/statement_text.hpp"
 
 namespace zdm::rules {
 
 namespace {
 
-std::string bare(const std::string& name) {
-  size_t dot = name.rfind('.');
-  return dot == std::string::npos ? name : name.substr(dot + 1);
-}
-
-// Copy, sync, swap: the expand/contract of a whole table.
-std::string copy_and_swap(const std::string& t, const std::string& create_suffix) {
-  std::string n = text::derive(bare(t), "_new");
-  std::string o = text::derive(bare(t), "_old");
+// Copy, sync, swap: the expand/contract of a whole table. The copy goes in the table's schema.
+std::string copy_and_swap(const Statement& st, const Action& a, const std::string& create_suffix) {
+  const std::string& t = a.rel.name;
+  std::string n = sql::schema_prefix(t) + text::new_name(st, NameKind::Relation, a.rel.oid, t, "", "new");
+  std::string o = text::new_name(st, NameKind::Relation, a.rel.oid, t, "", "old");
   return "CREATE " + create_suffix.substr(0, create_suffix.find('|')) + "TABLE " + n + " (LIKE " + t +
          " INCLUDING ALL)" + create_suffix.substr(create_suffix.find('|') + 1) + ";\n"
          "-- copy the rows in batches and keep " + n + " in sync with a trigger on " + t + " (or use pg_repack), then swap:\n"
-         "BEGIN; ALTER TABLE " + t + " RENAME TO " + o + "; ALTER TABLE " + n + " RENAME TO " + bare(t) +
+         "BEGIN; ALTER TABLE " + t + " RENAME TO " + o + "; ALTER TABLE " + n + " RENAME TO " + sql::unqualified(t) +
          "; COMMIT;";
 }
 
@@ -70,13 +67,13 @@ void check_table_storage(const Statement& st, const Action& named, Findings& out
     case Op::SetLogged: {
       Finding f = finding("rewrite-set-logged", st, eff, "setting " + t + " LOGGED rewrites the whole table");
       f.detail += " Every row is also written to WAL.";
-      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "|");
+      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(st, a, "|");
       out.push_back(std::move(f));
       break;
     }
     case Op::SetUnlogged: {
       Finding f = finding("rewrite-set-unlogged", st, eff, "setting " + t + " UNLOGGED rewrites the whole table");
-      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "UNLOGGED |");
+      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(st, a, "UNLOGGED |");
       out.push_back(std::move(f));
       break;
     }
@@ -104,14 +101,14 @@ void check_table_storage(const Statement& st, const Action& named, Findings& out
         f.detail.replace(pos, said.size(), "; copies every block of the table (not its indexes) to the new tablespace.");
       f.hint = "Move it without the long lock:\n"
                "pg_repack --table=" + t + " --tablespace=" + a.new_name + "\n"
-               "-- or copy and swap:\n" + copy_and_swap(t, "| TABLESPACE " + a.new_name);
+               "-- or copy and swap:\n" + copy_and_swap(st, a, "| TABLESPACE " + a.new_name);
       out.push_back(std::move(f));
       break;
     }
     case Op::SetAccessMethod: {
       Finding f = finding("rewrite-set-access-method", st, eff,
                           "changing the access method of " + t + " to " + a.new_name + " rewrites the whole table");
-      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(t, "| USING " + a.new_name);
+      f.hint = "Copy instead of rewriting under the lock:\n" + copy_and_swap(st, a, "| USING " + a.new_name);
       out.push_back(std::move(f));
       break;
     }

@@ -2,13 +2,43 @@
 #include <string>
 
 #include "rules/rules.hpp"
+#include "rules/statement_text.hpp"
 
 namespace zdm::text {
 
-std::string derive(const std::string& ident, const std::string& suffix) {
-  if (ident.size() >= 2 && ident.front() == '"' && ident.back() == '"')
-    return ident.substr(0, ident.size() - 1) + suffix + "\"";
-  return ident + suffix;
+std::string unquote(const std::string& ident) {
+  std::string name = rules::sql::unqualified(ident);
+  if (name.size() < 2 || name.front() != '"' || name.back() != '"') return name;
+  std::string out;
+  for (size_t i = 1; i + 1 < name.size(); i++) {
+    out += name[i];
+    if (name[i] == '"' && name[i + 1] == '"') i++;
+  }
+  return out;
+}
+
+std::string quote(const std::string& name) {
+  bool safe = !name.empty() && (name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z'));
+  for (char c : name) safe = safe && (c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+  if (safe) return name;
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string new_name(const Statement& st, NameKind kind, uint32_t owner, const std::string& name1,
+                     const std::string& name2, const char* label) {
+  NameRequest request;
+  request.kind = kind;
+  request.owner = owner;
+  request.name1 = unquote(name1);
+  request.name2 = name2.empty() ? "" : unquote(name2);
+  request.label = label;
+  if (st.names != nullptr) return st.names->choose(request);
+  std::string joined = request.name1;
+  if (!request.name2.empty()) joined += "_" + request.name2;
+  if (!request.label.empty()) joined += "_" + request.label;
+  return quote(joined);
 }
 
 std::string literal(const std::string& s) {

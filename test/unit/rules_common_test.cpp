@@ -36,9 +36,45 @@ TEST(InlineAllows, StopsAtTheEndOfTheLine) {
   EXPECT_EQ(ids[0], "one");
 }
 
-TEST(Text, DeriveKeepsQuotingOfTheOriginal) {
-  EXPECT_EQ(text::derive("amount", "_new"), "amount_new");
-  EXPECT_EQ(text::derive("\"Amount\"", "_new"), "\"Amount_new\"");
+TEST(Text, NewNameJoinsThePartsAndQuotesTheWhole) {
+  Statement st;  // no chooser: the parts joined as they are
+  EXPECT_EQ(text::new_name(st, NameKind::Column, 0, "amount", "", "new"), "amount_new");
+  EXPECT_EQ(text::new_name(st, NameKind::Column, 0, "\"Amount\"", "", "new"), "\"Amount_new\"");
+  // Quoted parts are joined inside one pair of quotes; of a qualified name only the last part counts.
+  EXPECT_EQ(text::new_name(st, NameKind::Function, 0, "app.\"Orders\"", "\"Amount\"", "sync"),
+            "\"Orders_Amount_sync\"");
+  EXPECT_EQ(text::new_name(st, NameKind::Constraint, 0, "\"a\"\"b\"", "c", "check"), "\"a\"\"b_c_check\"");
+}
+
+// A chooser that records what it was asked and numbers the name the way PostgreSQL would.
+class RecordingChooser final : public NameChooser {
+ public:
+  mutable NameRequest last;
+  std::string choose(const NameRequest& r) const override {
+    last = r;
+    return r.name1 + "_" + r.label + "1";
+  }
+};
+
+TEST(Text, NewNameAsksTheChooserWithUnquotedParts) {
+  RecordingChooser chooser;
+  Statement st;
+  st.names = &chooser;
+  EXPECT_EQ(text::new_name(st, NameKind::Relation, 42, "public.\"Orders\"", "", "to_drop"), "Orders_to_drop1");
+  EXPECT_EQ(chooser.last.kind, NameKind::Relation);
+  EXPECT_EQ(chooser.last.owner, 42u);
+  EXPECT_EQ(chooser.last.name1, "Orders");
+  EXPECT_EQ(chooser.last.name2, "");
+  EXPECT_EQ(chooser.last.label, "to_drop");
+}
+
+TEST(Text, UnquoteAndQuote) {
+  EXPECT_EQ(text::unquote("orders"), "orders");
+  EXPECT_EQ(text::unquote("\"My \"\"Table\"\"\""), "My \"Table\"");
+  EXPECT_EQ(text::unquote("\"my.schema\".\"t.x\""), "t.x");
+  EXPECT_EQ(text::quote("orders_id_seq"), "orders_id_seq");
+  EXPECT_EQ(text::quote("Orders_id_seq"), "\"Orders_id_seq\"");
+  EXPECT_EQ(text::quote("1st"), "\"1st\"");
 }
 
 TEST(Text, LiteralDoublesQuotes) { EXPECT_EQ(text::literal("it's"), "'it''s'"); }
