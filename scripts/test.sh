@@ -26,7 +26,7 @@ start_server test "$TEST_PORT" \
   "shared_preload_libraries = 'zdm'" \
   "max_prepared_transactions = 10" \
   "max_worker_processes = 16" \
-  "autovacuum_naptime = 1s" \
+  "autovacuum = off" \
   || { echo "could not start the test server"; cat "$RUN_DIR/test.log"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 export PGHOST=$(readlink -f "$RUN_DIR") PGPORT=$TEST_PORT PGUSER=postgres
 

@@ -34,8 +34,11 @@ SELECT region, count(*) FROM orders GROUP BY region ORDER BY region NULLS LAST;
 
 -- Adaptive batches stay within [min_batch_size, max_batch_size].
 UPDATE orders SET region = NULL;
+-- (How many batches it takes depends on how long each took: the NOTICE is not shown.)
+SET client_min_messages = warning;
 CALL zdm.backfill('orders', 'region = ''ap''', 'region IS NULL', batch_size => 200,
                   min_batch_size => 100, max_batch_size => 400);
+RESET client_min_messages;
 SELECT count(*) FILTER (WHERE region = 'ap') AS ap,
        (SELECT current_batch_size BETWEEN 100 AND 400 FROM zdm.backfill_status
          WHERE relation = 'backfill_api.orders' ORDER BY job_id DESC LIMIT 1) AS bounded,
@@ -85,7 +88,7 @@ SELECT pg_table_size('wide') <= 1.3 * :size_before AS backfill_within_1_3x,
        pg_table_size('wide_update') >= 1.9 * :size_before AS update_doubles,
        (SELECT count(*) FROM wide WHERE region = 'us') AS filled;
 SELECT pg_stat_force_next_flush();
-SELECT relname, n_tup_upd, n_tup_hot_upd > 0.3 * n_tup_upd AS many_hot, n_tup_hot_upd = 0 AS no_hot
+SELECT relname, n_tup_upd, n_tup_hot_upd > 0.15 * n_tup_upd AS many_hot, n_tup_hot_upd = 0 AS no_hot
   FROM pg_stat_user_tables WHERE relname IN ('wide', 'wide_update') ORDER BY relname;
 
 -- Progress is also visible in the job table, one row per job, written with each batch.
@@ -191,7 +194,11 @@ CREATE FUNCTION gaps_batch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO gaps_batches SELECT count(*) FROM changed; RETURN NULL; END $$;
 CREATE TRIGGER gaps_batch AFTER UPDATE ON gaps REFERENCING NEW TABLE AS changed
   FOR EACH STATEMENT EXECUTE FUNCTION gaps_batch();
+-- (After a range's odd keys the walk may take the next ranges in one step each, when the two steps
+-- gained nothing in time: how many batches it takes depends on timing, so the NOTICE is not shown.)
+SET client_min_messages = warning;
 CALL zdm.backfill('gaps', 'v = 1', 'v IS NULL', batch_size => 1000, adaptive => false);
+RESET client_min_messages;
 SELECT count(*) AS rows, count(*) FILTER (WHERE touched = 1) AS updated_once,
        count(*) FILTER (WHERE v IS NULL) AS missed FROM gaps;
 SELECT max(rows) AS largest_batch, sum(rows) AS rows FROM gaps_batches;

@@ -89,7 +89,9 @@ SELECT count(*) FILTER (WHERE who = 'bg') AS bg, count(*) FILTER (WHERE n > 2000
 UPDATE items SET who = NULL;
 SET ROLE bf_writer;
 BEGIN;
-SELECT zdm.backfill_start('items', 'who = ''c''', 'who IS NULL') AS job3 \gset
+-- (Small batches with a pause between them, so that it is still running when it is cancelled.)
+SELECT zdm.backfill_start('items', 'who = ''c''', 'who IS NULL', batch_size => 100, adaptive => false,
+                          sleep_ms => 100) AS job3 \gset
 COMMIT;
 RESET ROLE;
 SET ROLE bf_signal;

@@ -279,15 +279,6 @@ void unlock_table() {
   pg::call([&] { LockRelease(&tag, ExclusiveLock, true); });
 }
 
-// Whether some live process runs a backfill of the table (holds its lock).
-bool table_busy(Oid relid) {
-  if (held_lock == relid) return true;
-  if (!try_lock_table(relid)) return true;
-  unlock_table();
-  return false;
-}
-
-// ---- validation ----------------------------------------------------------------------------------
 
 void sleep_ms(int64 ms) {
   if (ms <= 0) return;
@@ -297,6 +288,8 @@ void sleep_ms(int64 ms) {
     CHECK_FOR_INTERRUPTS();
   });
 }
+
+// ---- validation ----------------------------------------------------------------------------------
 
 // A lock timeout or a deadlock: the batch can be tried again, without the rows that are locked.
 bool is_retryable(int code) {
@@ -335,6 +328,43 @@ ErrorData* with_lock_timeout(int ms, Fn&& fn) {
     CurrentResourceOwner = oldowner;
     return e.data();
   }
+}
+
+// How long a start or resume waits for a job that has ended to let the table's lock go.
+constexpr int kLockHandoverMs = 2000;
+
+// Waits at most `ms` for the table's lock: a real lock wait, which pg_locks and zdm.lock_report show.
+bool wait_lock_table(Oid relid, int ms) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockSpace, relid, 2);
+  // A session lock: it outlives the subtransaction the bounded wait runs in.
+  ErrorData* err = with_lock_timeout(ms, [&] { pg::call([&] { (void)LockAcquire(&tag, ExclusiveLock, true, false); }); });
+  if (err == nullptr) {
+    held_lock = relid;
+    return true;
+  }
+  if (err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) return false;
+  throw pg::PgError(err);  // a cancel, say
+}
+
+// The table's lock for a start or resume. A job ends by committing its final state and only then
+// releasing the lock (its worker exits after that), so for a moment the lock is held while no job of
+// the table runs: then wait for it, at most kLockHandoverMs, instead of calling the table busy. While
+// a job of the table is running, the answer is no at once.
+bool lock_table_for_new_run(Oid relid) {
+  if (try_lock_table(relid)) return true;
+  auto running = scalar("SELECT 1 FROM zdm.backfill_jobs WHERE relid = $1::oid "
+                        "AND state IN ('running', 'waiting for replica') LIMIT 1",
+                        {num(relid)});
+  return !running && wait_lock_table(relid, kLockHandoverMs);
+}
+
+// Whether some live process runs a backfill of the table (holds its lock).
+bool table_busy(Oid relid) {
+  if (held_lock == relid) return true;
+  if (!lock_table_for_new_run(relid)) return true;
+  unlock_table();
+  return false;
 }
 
 int64 interval_ms(Datum d) {
@@ -627,7 +657,7 @@ int64 create_job(FunctionCallInfo fcinfo, const char* runner) {
                     "It has no primary key or unique NOT NULL single-column btree index, and its access method "
                     "cannot scan ctid ranges.",
                     "Give it a key first, e.g. ALTER TABLE " + *rel + " ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;");
-  if (!try_lock_table(relid)) {
+  if (!lock_table_for_new_run(relid)) {
     auto other = scalar("SELECT id::text FROM zdm.backfill_jobs WHERE relid = $1::oid AND state IN ('running', 'waiting for replica') ORDER BY id DESC LIMIT 1",
                         {num(relid)});
     throw UserError(sqlstate::kObjectInUse, "a backfill of " + *rel + " is already running",
@@ -1471,7 +1501,9 @@ void zdm_backfill_worker_main(Datum arg) {
       return;
     }
     Oid relid = static_cast<Oid>(std::stoul(*row[0][0]));
-    if (!try_lock_table(relid)) {
+    // The lock may still be on its way from the session that resumed the job (which tried it) or
+    // from the worker of the job's previous run: wait for it as long as a start would.
+    if (!try_lock_table(relid) && !wait_lock_table(relid, kLockHandoverMs)) {
       pg::call([] { SPI_finish(); });
       return;  // someone else runs this table's backfill
     }

@@ -79,10 +79,12 @@ sub retried_alter_succeeds {
   # Polls for the pause; the bound only turns a failure into a failed test instead of a hang.
   my $retrying = 0;
   for (1 .. 3000) {
+    # Only once the ALTER is sent: "started" is echoed before it, when the session may still be idle.
     my $state = $node->safe_psql('postgres',
-      q{SELECT coalesce(wait_event_type, '') || '/' || state FROM pg_stat_activity WHERE application_name = 'lw_retrying'});
+      q{SELECT coalesce(wait_event_type, '') || '/' || state FROM pg_stat_activity
+         WHERE application_name = 'lw_retrying' AND query LIKE 'ALTER TABLE%'});
     if ($state =~ m{^Extension/}) { $retrying = 1; last; }
-    last if $state eq '' || $state =~ m{/idle$};
+    last if $state =~ m{/idle$};
     usleep(10_000);
   }
   $node->safe_psql('postgres', q{ROLLBACK PREPARED 'lw_reader';});
