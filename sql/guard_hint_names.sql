@@ -12,13 +12,7 @@ SET search_path = guard_hint_names, public;
 SET zdm.mode = warn;
 -- The hints' steps run with NOTICEs off (a backfill's job number depends on the tests run before).
 
--- The hint's statements, in order: its first line is prose; its statements end in ";" at a line's end.
-CREATE FUNCTION hint_steps(statement text, rule text) RETURNS SETOF text LANGUAGE sql AS $$
-  SELECT btrim(s.step, E' \n;')
-    FROM zdm.lint(statement) AS l,
-         regexp_split_to_table(substr(l.hint, strpos(l.hint, E'\n') + 1), E';\n') WITH ORDINALITY AS s(step, n)
-   WHERE l.rule = hint_steps.rule AND btrim(s.step, E' \n;') <> ''
-   ORDER BY s.n $$;
+\i sql/helpers/hint_steps.sql
 
 -- A quoted table and column; the first names the hint would take are in use already: a column
 -- "Amount_new", a function "Orders_Amount_sync"() and a constraint "Orders_Amount_new_not_null".

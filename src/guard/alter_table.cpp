@@ -1,6 +1,7 @@
 // ALTER TABLE: one Action per subcommand, with the lock PostgreSQL will take for it
 // (AlterTableGetLockLevel) and the rewrite / scan decisions PostgreSQL will make
 // (mirroring tablecmds.c: ATPrepAlterColumnType, ATColumnChangeRequiresRewrite, ...).
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -591,7 +592,10 @@ void fill_add_column(const Resolved& target, AlterTableCmd* cmd, Action& a, cons
     switch (c->contype) {
       case CONSTR_DEFAULT: raw_default = c->raw_expr; break;
       case CONSTR_NOTNULL: a.not_null = true; break;
-      case CONSTR_IDENTITY: a.identity = true; break;
+      case CONSTR_IDENTITY:
+        a.identity = true;
+        a.identity_kind = static_cast<char>(c->generated_when);  // ATTRIBUTE_IDENTITY_ALWAYS 'a' / BY_DEFAULT 'd'
+        break;
       case CONSTR_GENERATED: a.generated_stored = true; break;  // PostgreSQL 15: STORED only
       case CONSTR_CHECK: check = !c->skip_validation; break;
       case CONSTR_PRIMARY: a.not_null = true; index = true; break;
@@ -1264,6 +1268,32 @@ DefaultPartitionCheck default_partition_check(Oid parentid, PartitionBoundSpec* 
   return d;
 }
 
+// A CHECK that a DROP CONSTRAINT of the same statement removes is not re-validated by its ALTER COLUMN
+// TYPE: PostgreSQL runs the drops first (tablecmds.c: AT_PASS_DROP comes before AT_PASS_ALTER_TYPE),
+// so the type change finds no such constraint to rebuild. The safe form of a type change under a
+// CHECK is exactly that: DROP CONSTRAINT, ALTER COLUMN TYPE, ADD CONSTRAINT ... NOT VALID.
+void forget_dropped_checks(AlterTableStmt* stmt, Statement& out) {
+  std::vector<std::string> dropped;
+  ListCell* lc;
+  foreach (lc, stmt->cmds) {
+    auto* cmd = lfirst_node(AlterTableCmd, lc);
+    if (cmd->subtype == AT_DropConstraint && cmd->name != nullptr) dropped.push_back(quote_ident(cmd->name));
+  }
+  if (dropped.empty()) return;
+  for (Action& a : out.actions) {
+    if (a.op != Op::AlterColumnType || a.revalidated_checks.empty()) continue;
+    std::vector<std::string> names, defs;
+    for (size_t i = 0; i < a.revalidated_checks.size(); i++) {
+      if (std::find(dropped.begin(), dropped.end(), a.revalidated_checks[i]) != dropped.end()) continue;
+      names.push_back(a.revalidated_checks[i]);
+      if (i < a.revalidated_check_defs.size()) defs.push_back(a.revalidated_check_defs[i]);
+    }
+    a.revalidated_checks = std::move(names);
+    a.revalidated_check_defs = std::move(defs);
+    a.scan = a.scan && (a.rewrite || !a.rebuilt_indexes.empty() || !a.revalidated_checks.empty());
+  }
+}
+
 void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, Statement& out) {
   Resolved target = resolve(stmt->relation, context);
   int index = 0;
@@ -1304,6 +1334,13 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
             // at the other end, which is locked ACCESS EXCLUSIVE (RemoveConstraintById).
             AttrNumber attnum = pg::call([&] { return get_attnum(target.oid, cmd->name); });
             if (attnum > 0) {
+              a.column_not_null = pg::call([&] {
+                HeapTuple tuple = SearchSysCacheAttNum(target.oid, attnum);
+                if (!HeapTupleIsValid(tuple)) return false;
+                bool not_null = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple))->attnotnull;
+                ReleaseSysCache(tuple);
+                return not_null;
+              });
               List* fks = foreign_keys_on_column(target.oid, attnum);
               ListCell* fc;
               foreach (fc, fks)
@@ -1330,6 +1367,7 @@ void analyze_alter_table(AlterTableStmt* stmt, const AnalysisContext& context, S
     out.actions.push_back(std::move(a));
     for (Action& e : extra.actions) out.actions.push_back(std::move(e));
   }
+  forget_dropped_checks(stmt, out);
 }
 
 }  // namespace zdm::guard

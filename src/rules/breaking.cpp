@@ -32,6 +32,10 @@ std::string kind_command(char kind) {
   }
 }
 
+// The inline override that lets a hint's own contract step through strict mode: by the time the hint
+// says to run it, the expand steps have made it safe (no deployed code uses the old name).
+std::string allow(const char* rules) { return std::string(" /* zdm:allow ") + rules + " */"; }
+
 Finding base(const Statement& st, const Action& a, const char* rule, Severity severity) {
   Finding f;
   f.rule = rule;
@@ -48,11 +52,12 @@ void drop_column(const Statement& st, const Action& a, Findings& out) {
   f.message = "dropping column " + a.column + " of " + t + " breaks clients that still read or write it";
   f.detail += " The column is gone at once: running code that names it fails, and SELECT * changes shape.";
   f.hint = "Contract only after no deployed code uses it:\n"
-           "-- 1. deploy code that neither reads nor writes " + a.column + " (tell the ORM to ignore it)\n"
-           "-- 2. meanwhile let old writers that omit it keep working:\n"
-           "ALTER TABLE " + t + " ALTER COLUMN " + a.column + " DROP NOT NULL;\n"
-           "-- 3. then drop it, with a bounded wait for the lock:\n"
-           "SET lock_timeout = '2s';\nALTER TABLE " + t + " DROP COLUMN " + a.column + ";";
+           "-- 1. deploy code that neither reads nor writes " + a.column + " (tell the ORM to ignore it)\n";
+  if (a.column_not_null)
+    f.hint += "-- 2. meanwhile let old writers that omit it keep working:\n"
+              "ALTER TABLE " + t + " ALTER COLUMN " + a.column + " DROP NOT NULL;\n";
+  f.hint += std::string(a.column_not_null ? "-- 3." : "-- 2.") + " then drop it, with a bounded wait for the lock:\n"
+            "SET lock_timeout = '2s';\nALTER TABLE " + t + " DROP COLUMN " + a.column + allow("breaking-drop-column") + ";";
   out.push_back(std::move(f));
 }
 
@@ -78,8 +83,9 @@ void rename_column(const Statement& st, const Action& a, Findings& out) {
       "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + c) + ", " +
       text::literal(n + " IS DISTINCT FROM " + c) + ");\n"
       "-- deploy code that reads and writes " + n + "; once no client uses " + c + ", contract:\n"
-      "BEGIN; DROP TRIGGER " + sql::unqualified(fn) + " ON " + t + "; ALTER TABLE " + t + " DROP COLUMN " + c +
-      "; COMMIT;\nDROP FUNCTION " + fn + "();";
+      "BEGIN;\nSET LOCAL lock_timeout = '2s';\nDROP TRIGGER " + sql::unqualified(fn) + " ON " + t + ";\nALTER TABLE " + t +
+      " DROP COLUMN " + c + allow("breaking-drop-column, statement-after-access-exclusive") + ";\nCOMMIT;\n"
+      "DROP FUNCTION " + fn + "();";
   out.push_back(std::move(f));
 }
 
@@ -106,8 +112,8 @@ void drop_table(const Statement& st, const Action& a, Findings& out) {
   }
   f.hint += "Once deployed code no longer uses it, park it under another name first (undo: rename it back), "
            "and drop it when nothing has failed:\n"
-           "ALTER " + kind + " " + t + " RENAME TO " + sql::unqualified(parked) + ";\n"
-           "-- later:\nSET lock_timeout = '2s';\nDROP " + kind + " " + parked + ";";
+           "ALTER " + kind + " " + t + " RENAME TO " + sql::unqualified(parked) + allow("breaking-rename-table") + ";\n"
+           "-- later:\nSET lock_timeout = '2s';\nDROP " + kind + " " + parked + allow("breaking-drop-table") + ";";
   out.push_back(std::move(f));
 }
 
@@ -121,9 +127,11 @@ void rename_table(const Statement& st, const Action& a, Findings& out) {
   f.detail += " Old code fails on its next query that names " + t + ".";
   f.hint = "Rename it and leave a view under the old name in the same transaction (a simple view is updatable, so "
            "old code keeps reading and writing):\n"
-           "BEGIN;\nALTER " + kind + " " + t + " RENAME TO " + a.new_name + ";\n"
+           "BEGIN;\nSET LOCAL lock_timeout = '2s';\n"
+           "SET LOCAL zdm.allow = 'breaking-rename-table,statement-after-access-exclusive';\n"
+           "ALTER " + kind + " " + t + " RENAME TO " + a.new_name + ";\n"
            "CREATE VIEW " + t + " AS SELECT * FROM " + renamed + ";\nCOMMIT;\n"
-           "-- once no client uses the old name:\nDROP VIEW " + t + ";";
+           "-- once no client uses the old name:\nDROP VIEW " + t + allow("breaking-drop-table") + ";";
   out.push_back(std::move(f));
 }
 
@@ -137,9 +145,11 @@ void set_schema(const Statement& st, const Action& a, Findings& out) {
               " breaks clients that still use the old name";
   f.detail += " Old code that names " + old_name + " (or finds it on its search_path) fails on its next query.";
   f.hint = "Move it and leave a view under the old name in the same transaction:\n"
-           "BEGIN;\nALTER " + kind + " " + t + " SET SCHEMA " + a.new_name + ";\n"
+           "BEGIN;\nSET LOCAL lock_timeout = '2s';\n"
+           "SET LOCAL zdm.allow = 'breaking-set-schema,statement-after-access-exclusive';\n"
+           "ALTER " + kind + " " + t + " SET SCHEMA " + a.new_name + ";\n"
            "CREATE VIEW " + old_name + " AS SELECT * FROM " + moved + ";\nCOMMIT;\n"
-           "-- once no client uses the old name:\nDROP VIEW " + old_name + ";";
+           "-- once no client uses the old name:\nDROP VIEW " + old_name + allow("breaking-drop-table") + ";";
   out.push_back(std::move(f));
 }
 
@@ -160,7 +170,7 @@ void drop_type(const Statement& st, const Action& a, Findings& out) {
            "CALL zdm.backfill(" + text::literal(t) + ", " + text::literal(n + " = " + c + "::text") + ", " +
            text::literal(n + " IS DISTINCT FROM " + c + "::text") + ");\n"
            "-- switch clients to " + n + " (writing both meanwhile); once none uses " + c + ":\n"
-           "ALTER TABLE " + t + " DROP COLUMN " + c + ";\n"
+           "ALTER TABLE " + t + " DROP COLUMN " + c + allow("breaking-drop-column") + ";\n"
            "DROP " + (st.command == "DROP DOMAIN" || a.command == "DROP DOMAIN" ? "DOMAIN " : "TYPE ") + a.old_type + ";";
   out.push_back(std::move(f));
 }

@@ -121,15 +121,42 @@ void check_add_constraint(const Statement& st, const Action& named, Findings& ou
   out.push_back(std::move(f));
 }
 
+// One ATTACH PARTITION (or CREATE TABLE ... PARTITION OF) can make PostgreSQL read two tables: the
+// table attached, to check its rows against the bound (and build the parent's indexes it lacks), and
+// the default partition, to check none of its rows belongs to the new bound. Each read gets its own
+// finding, and both findings hand back the same recipe, which prepares both so that the statement
+// neither scans nor builds: the missing indexes, a validated CHECK on each table proving what
+// PostgreSQL would check, the statement, then the CHECKs dropped.
+std::string attach_recipe(const Statement& st) {
+  std::string prepare, drop, statement;
+  for (const Action& b : st.actions) {
+    if (b.op != Op::AttachPartition || !b.recursed_from.empty() || b.parent.empty()) continue;
+    const Action& a = effective(st, b).action;
+    if (!a.scan) continue;
+    const std::string& p = a.rel.name;
+    if (statement.empty())
+      statement = a.command == "CREATE TABLE" ? st.text
+                  : "ALTER TABLE " + a.parent + " ATTACH PARTITION " + (a.default_partition ? a.new_name : p) + " " +
+                        (a.partition_bound.empty() ? "FOR VALUES ..." : a.partition_bound);
+    if (!a.default_partition)
+      for (const std::string& def : a.rebuilt_index_defs) prepare += def + ";\n";
+    if (a.default_partition || !a.partition_constraint_implied) {
+      std::string k = text::new_name(st, NameKind::Constraint, a.rel.oid, p, "", "bound");
+      std::string expr = a.constraint_expr.empty() ? "<partition constraint>" : a.constraint_expr;
+      prepare += "ALTER TABLE " + p + " ADD CONSTRAINT " + k + " CHECK (" + expr + ") NOT VALID;\n"
+                 "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n";
+      drop += "\nALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
+    }
+  }
+  return prepare + statement + ";" + drop;
+}
+
 void check_attach_partition(const Statement& st, const Action& named, Findings& out) {
   if (!named.recursed_from.empty()) return;  // judged on the table the user named
   const Effective eff = effective(st, named);
   const Action& a = eff.action;
   if (!a.scan || a.parent.empty()) return;
   const std::string& p = a.rel.name;
-  std::string k = text::new_name(st, NameKind::Constraint, a.rel.oid, p, "", "bound");
-  std::string expr = a.constraint_expr.empty() ? "<partition constraint>" : a.constraint_expr;
-  std::string bound = a.partition_bound.empty() ? "FOR VALUES ..." : a.partition_bound;
   if (a.default_partition) {
     // ATTACH PARTITION and CREATE TABLE ... PARTITION OF both check the default partition
     // (partbounds.c check_default_partition_contents); the proof lets either skip the scan.
@@ -140,11 +167,7 @@ void check_attach_partition(const Statement& st, const Action& named, Findings& 
     f.detail += " Rows of the new bound must not be left in the default partition, and no valid CHECK on " + p +
                 " proves it.";
     f.hint = std::string("Prove it first under a lock that does not block writes; the ") +
-             (creates ? "CREATE TABLE" : "attach") + " then skips the scan:\n"
-             "ALTER TABLE " + p + " ADD CONSTRAINT " + k + " CHECK (" + expr + ") NOT VALID;\n"
-             "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n" +
-             (creates ? st.text : "ALTER TABLE " + a.parent + " ATTACH PARTITION " + a.new_name + " " + bound) + ";\n"
-             "ALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
+             (creates ? "CREATE TABLE" : "attach") + " then skips the scan:\n" + attach_recipe(st);
     out.push_back(std::move(f));
     return;
   }
@@ -157,13 +180,8 @@ void check_attach_partition(const Statement& st, const Action& named, Findings& 
   Finding f = finding("attach-partition-scan", st, eff, "attaching " + p + " to " + a.parent + " " + what);
   if (proves) f.detail += " No valid CHECK constraint on " + p + " implies the partition constraint.";
   if (builds) f.detail += " " + p + " has no index matching the parent's, so PostgreSQL builds it under the lock.";
-  f.hint = "Prepare " + p + " first without blocking writes; the attach then neither scans nor builds:\n";
-  for (const std::string& def : a.rebuilt_index_defs) f.hint += def + ";\n";
-  if (proves)
-    f.hint += "ALTER TABLE " + p + " ADD CONSTRAINT " + k + " CHECK (" + expr + ") NOT VALID;\n"
-              "ALTER TABLE " + p + " VALIDATE CONSTRAINT " + k + ";\n";
-  f.hint += "ALTER TABLE " + a.parent + " ATTACH PARTITION " + p + " " + bound + ";";
-  if (proves) f.hint += "\nALTER TABLE " + p + " DROP CONSTRAINT " + k + ";";
+  f.hint = "Prepare " + p + " first without blocking writes; the attach then neither scans nor builds:\n" +
+           attach_recipe(st);
   out.push_back(std::move(f));
 }
 

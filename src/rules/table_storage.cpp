@@ -23,8 +23,10 @@ std::string copy_and_swap(const Statement& st, const Action& a, const std::strin
   return "CREATE " + create_suffix.substr(0, create_suffix.find('|')) + "TABLE " + n + " (LIKE " + t +
          " INCLUDING ALL)" + create_suffix.substr(create_suffix.find('|') + 1) + ";\n"
          "-- copy the rows in batches and keep " + n + " in sync with a trigger on " + t + " (or use pg_repack), then swap:\n"
-         "BEGIN; ALTER TABLE " + t + " RENAME TO " + o + "; ALTER TABLE " + n + " RENAME TO " + sql::unqualified(t) +
-         "; COMMIT;";
+         "BEGIN;\nSET LOCAL lock_timeout = '2s';\n"
+         "SET LOCAL zdm.allow = 'breaking-rename-table,statement-after-access-exclusive';\n"
+         "ALTER TABLE " + t + " RENAME TO " + o + ";\nALTER TABLE " + n + " RENAME TO " + sql::unqualified(t) +
+         ";\nCOMMIT;";
 }
 
 Finding finding(const char* rule, const Statement& st, const Effective& eff, std::string message) {

@@ -203,7 +203,13 @@ TEST(Breaking, DropColumnComesFromAlterTable) {
   a.column = "note";
   auto f = judge(statement("ALTER TABLE", "ALTER TABLE orders DROP COLUMN note", {a}));
   ASSERT_EQ(rules_of(f), Ids{"breaking-drop-column"});
-  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders DROP COLUMN note;"));
+  // Its contract step passes strict mode: the hint says when it is safe to run.
+  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders DROP COLUMN note /* zdm:allow breaking-drop-column */;"));
+  // A nullable column needs no DROP NOT NULL for old writers first; a NOT NULL one does.
+  EXPECT_FALSE(contains(f[0].hint, "DROP NOT NULL"));
+  a.column_not_null = true;
+  f = judge(statement("ALTER TABLE", "ALTER TABLE orders DROP COLUMN note", {a}));
+  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders ALTER COLUMN note DROP NOT NULL;"));
 }
 
 TEST(Breaking, RenameColumnHintIsExpandContractWithBackfill) {
@@ -218,7 +224,8 @@ TEST(Breaking, RenameColumnHintIsExpandContractWithBackfill) {
   EXPECT_TRUE(contains(f[0].hint, "CREATE TRIGGER orders_client_id_sync BEFORE INSERT OR UPDATE ON orders"));
   EXPECT_TRUE(contains(f[0].hint,
                        "CALL zdm.backfill('orders', 'client_id = customer_id', 'client_id IS DISTINCT FROM customer_id');"));
-  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders DROP COLUMN customer_id;"));
+  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE orders DROP COLUMN customer_id /* zdm:allow breaking-drop-column, "
+                                  "statement-after-access-exclusive */;"));
 }
 
 TEST(Breaking, RenameTableLeavesAView) {
@@ -249,7 +256,9 @@ TEST(Breaking, DropTableParksItFirst) {
   Action a = action(Op::DropRelation, "DROP TABLE", "\"Old Stuff\"");
   auto f = judge(statement("DROP TABLE", "DROP TABLE \"Old Stuff\"", {a}));
   ASSERT_EQ(rules_of(f), Ids{"breaking-drop-table"});
-  EXPECT_TRUE(contains(f[0].hint, "ALTER TABLE \"Old Stuff\" RENAME TO \"Old Stuff_to_drop\";"));
+  EXPECT_TRUE(contains(f[0].hint,
+                       "ALTER TABLE \"Old Stuff\" RENAME TO \"Old Stuff_to_drop\" /* zdm:allow breaking-rename-table */;"));
+  EXPECT_TRUE(contains(f[0].hint, "DROP TABLE \"Old Stuff_to_drop\" /* zdm:allow breaking-drop-table */;"));
   Action seq = action(Op::DropRelation, "DROP SEQUENCE", "orders_id_seq");
   seq.rel.kind = 'S';
   EXPECT_TRUE(judge(statement("DROP SEQUENCE", "DROP SEQUENCE orders_id_seq", {seq})).empty());
