@@ -50,6 +50,31 @@ ALTER TABLE otherdb.public.orders ADD COLUMN x int;
 DROP TABLE a.b.c.d;
 CREATE INDEX ON otherdb.public.orders (id);
 
+-- Partition statements PostgreSQL refuses because the parent is not partitioned reach its own error,
+-- in every mode and through zdm.analyze / zdm.lint, and an index attached to a partitioned index is a
+-- catalog change (found by running PostgreSQL's own regression files with zdm loaded: these crashed the
+-- backend once).
+CREATE TABLE not_parted (id int);
+CREATE TABLE loose (id int);
+CREATE TABLE parted (id int) PARTITION BY RANGE (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+CREATE INDEX parted_id ON ONLY parted (id);
+CREATE INDEX parted_1_id ON parted_1 (id);
+CREATE TABLE not_a_partition PARTITION OF not_parted FOR VALUES FROM (0) TO (10);
+ALTER TABLE not_parted ATTACH PARTITION loose FOR VALUES FROM (0) TO (10);
+ALTER TABLE not_parted ATTACH PARTITION loose DEFAULT;
+SELECT statement_no, relation, lock_mode, scan
+  FROM zdm.analyze('ALTER TABLE not_parted ATTACH PARTITION loose FOR VALUES FROM (0) TO (10)');
+SELECT count(*) AS findings FROM zdm.lint('CREATE TABLE not_a_partition PARTITION OF not_parted FOR VALUES FROM (0) TO (10)');
+SET zdm.mode = strict;
+ALTER TABLE not_parted ATTACH PARTITION loose FOR VALUES FROM (0) TO (10);
+SET zdm.mode = warn;
+SELECT statement_no, relation, lock_mode, rewrite, scan
+  FROM zdm.analyze('ALTER INDEX parted_id ATTACH PARTITION parted_1_id') ORDER BY relation;
+ALTER INDEX parted_id ATTACH PARTITION parted_1_id;
+ALTER INDEX parted_id ATTACH PARTITION loose;
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index WHERE indexrelid = 'parted_id'::regclass;
+
 -- 10,000 statements in one call.
 SELECT count(*) AS rows, count(DISTINCT statement_no) AS statements, max(statement_no) AS last
   FROM zdm.analyze((SELECT string_agg('ALTER TABLE orders ADD COLUMN c' || g || ' int', '; ')

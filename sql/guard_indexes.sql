@@ -24,6 +24,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS orders_total_key
 CREATE INDEX ON orders (lower(total::text));
 -- a partitioned table: PostgreSQL 15 cannot build it concurrently, so the hint goes per partition
 CREATE INDEX events_at_idx ON events (at);
+-- ... and the hint's first step, ON ONLY the partitioned table, builds nothing (an INVALID index in
+-- the catalog): not flagged. ON ONLY a plain table still builds the index: flagged.
+CREATE INDEX events_id_idx ON ONLY events (id);
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_id_idx'::regclass;
+CREATE INDEX orders_id_total_idx ON ONLY orders (id, total);
+DROP INDEX events_id_idx, orders_id_total_idx;
 -- reindex-without-concurrently
 REINDEX INDEX orders_customer_idx;
 REINDEX TABLE orders;

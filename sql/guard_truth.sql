@@ -106,6 +106,12 @@ CREATE TABLE metrics_default PARTITION OF metrics (CONSTRAINT metrics_default_hi
 INSERT INTO metrics SELECT g, g FROM generate_series(10000, 10999) g;
 CREATE VIEW metric_values AS SELECT id, v FROM metrics;
 ALTER DOMAIN posint ADD CONSTRAINT posint_limit CHECK (VALUE < 100000) NOT VALID;
+-- A partitioned index built ON ONLY the parent, and a partition's index not yet attached to it.
+CREATE TABLE readings (id int NOT NULL, v int) PARTITION BY RANGE (id);
+CREATE TABLE readings_1 PARTITION OF readings FOR VALUES FROM (0) TO (1000) WITH (autovacuum_enabled = false);
+INSERT INTO readings SELECT g, g FROM generate_series(0, 999) g;
+CREATE INDEX readings_v_idx ON ONLY readings (v);
+CREATE INDEX readings_1_v_idx ON readings_1 (v);
 ANALYZE;
 
 -- The statements, in groups. Each one must succeed on the tables above.
@@ -164,6 +170,8 @@ INSERT INTO statements (sql) VALUES
   ('ALTER TABLE customers ALTER COLUMN email TYPE text COLLATE "C"'),
   ('ALTER TABLE customers ALTER COLUMN email TYPE varchar(300)'),
   ('ALTER TABLE vehicles ALTER COLUMN name TYPE varchar(50)'),
+  -- an index attached to a partitioned index: catalog only
+  ('ALTER INDEX readings_v_idx ATTACH PARTITION readings_1_v_idx'),
   -- a CHECK dropped by the same statement is not re-validated; the one kept is
   ('ALTER TABLE orders DROP CONSTRAINT amount_non_negative, ALTER COLUMN amount TYPE numeric, ADD CONSTRAINT amount_non_negative CHECK (amount >= 0) NOT VALID'),
   ('ALTER TABLE orders DROP CONSTRAINT amount_non_negative, DROP CONSTRAINT amount_present, ALTER COLUMN amount TYPE numeric, ADD CONSTRAINT amount_non_negative CHECK (amount >= 0) NOT VALID'),

@@ -1,10 +1,10 @@
 -- Lock-safe DDL for statements that cannot run in a transaction block (VACUUM, CREATE INDEX
 -- CONCURRENTLY, REINDEX ... CONCURRENTLY, REINDEX SCHEMA, DROP INDEX CONCURRENTLY, DETACH PARTITION
--- ... CONCURRENTLY): they get the bounded lock_timeout for the whole statement, but no retry. A lock
--- timeout fails them with PostgreSQL's own 55P03, with zdm's DETAIL (what bounded the wait) and HINT
--- (how to retry, and what a concurrent build may have left behind). The session's lock_timeout is
--- back afterwards in every outcome, and a smaller one set by the session wins. ANALYZE alone is a
--- weak-lock statement and is left alone.
+-- ... CONCURRENTLY, CLUSTER and REINDEX of a partitioned table): they get the bounded lock_timeout for
+-- the whole statement, but no retry. A lock timeout fails them with PostgreSQL's own 55P03, with zdm's
+-- DETAIL (what bounded the wait) and HINT (how to retry, and what a concurrent build may have left
+-- behind). The session's lock_timeout is back afterwards in every outcome, and a smaller one set by
+-- the session wins. ANALYZE alone is a weak-lock statement and is left alone.
 -- The blockers are prepared transactions: they hold their locks with no session attached, so one psql
 -- session can show a statement timing out.
 SET client_min_messages = warning;
@@ -85,6 +85,25 @@ LOCK TABLE events_2024 IN SHARE UPDATE EXCLUSIVE MODE;
 PREPARE TRANSACTION 'lockwait_partition';
 ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;
 ROLLBACK PREPARED 'lockwait_partition';
+
+-- CLUSTER of a partitioned table and REINDEX INDEX / TABLE of a partitioned index or table handle each
+-- partition in a transaction of their own (cluster.c, indexcmds.c ReindexPartitions): like the forms
+-- above, they are bounded for the whole statement and not retried (a retry's subtransaction would make
+-- PostgreSQL refuse them). A reader of a partition blocks CLUSTER (ACCESS EXCLUSIVE on each).
+CREATE TABLE metrics (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE metrics_1 PARTITION OF metrics FOR VALUES FROM (0) TO (100) WITH (autovacuum_enabled = false);
+INSERT INTO metrics SELECT g, g FROM generate_series(1, 50) g;
+CREATE INDEX metrics_id ON metrics (id);
+BEGIN;
+SELECT count(*) FROM metrics_1;
+PREPARE TRANSACTION 'lockwait_partition_reader';
+CLUSTER metrics USING metrics_id;
+ROLLBACK PREPARED 'lockwait_partition_reader';
+SELECT relfilenode AS before FROM pg_class WHERE relname = 'metrics_1' \gset
+CLUSTER metrics USING metrics_id;
+REINDEX INDEX metrics_id;
+REINDEX TABLE metrics;
+SELECT relfilenode <> :before AS clustered FROM pg_class WHERE relname = 'metrics_1';
 
 -- With no blocker, everything runs, and the session's lock_timeout is unchanged.
 SET lock_timeout = '5s';

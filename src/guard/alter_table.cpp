@@ -977,6 +977,12 @@ PartitionProof prove_partition(Oid parentid, Oid partid, PartitionBoundSpec* raw
     PartitionProof p{};
     Relation parent = open_if_free(parentid);
     if (parent == nullptr) return p;
+    // Not a partitioned table (PostgreSQL rejects the statement: "... is not partitioned"), or no bound
+    // to check: nothing to prove.
+    if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || raw_bound == nullptr) {
+      close_read(parent);
+      return p;
+    }
     Relation part = open_if_free(partid);
     if (part == nullptr) {
       close_read(parent);
@@ -1015,6 +1021,10 @@ PartitionProof prove_new_partition(Oid parentid, PartitionBoundSpec* raw_bound) 
     PartitionProof p{};
     Relation parent = open_if_free(parentid);
     if (parent == nullptr) return p;
+    if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || raw_bound == nullptr) {
+      close_read(parent);  // PostgreSQL rejects CREATE TABLE ... PARTITION OF a table not partitioned
+      return p;
+    }
     ParseState* pstate = make_parsestate(nullptr);
     PartitionBoundSpec* bound =
         transformPartitionBound(pstate, parent, static_cast<PartitionBoundSpec*>(copyObjectImpl(raw_bound)));
@@ -1027,8 +1037,37 @@ PartitionProof prove_new_partition(Oid parentid, PartitionBoundSpec* raw_bound) 
   });
 }
 
+// ALTER INDEX parent ATTACH PARTITION child (tablecmds.c ATExecAttachPartitionIdx,
+// RangeVarCallbackForAttachIndex): the child index ACCESS EXCLUSIVE, the tables of both indexes ACCESS
+// SHARE; a catalog change, nothing is read or built. (The parent index itself gets the subcommand's
+// lock, SHARE UPDATE EXCLUSIVE.)
+void fill_attach_partition_index(const Resolved& target, AlterTableCmd* cmd, Action& parent_action,
+                                 const AnalysisContext& context, Statement& out) {
+  parent_action.op = Op::AlterTableOther;
+  auto* pc = castNode(PartitionCmd, cmd->def);
+  Resolved child = resolve(pc->name, context);
+  parent_action.new_name = child.facts.name;
+  Oid parent_table = pg::call([&] { return IndexGetRelation(target.oid, true); });
+  if (OidIsValid(parent_table)) out.actions.push_back(side_action(parent_table, LockMode::AccessShare, false, parent_action));
+  if (child.oid == InvalidOid) return;
+  char kind = pg::call([&] { return get_rel_relkind(child.oid); });
+  if (kind != RELKIND_INDEX && kind != RELKIND_PARTITIONED_INDEX) return;  // PostgreSQL: "... is not an index"
+  Oid child_table = pg::call([&] { return IndexGetRelation(child.oid, true); });
+  if (OidIsValid(child_table) && child_table != parent_table)
+    out.actions.push_back(side_action(child_table, LockMode::AccessShare, false, parent_action));
+  out.actions.push_back(side_action(child.oid, LockMode::AccessExclusive, false, parent_action));
+}
+
 void fill_attach_partition(const Resolved& target, AlterTableCmd* cmd, Action& parent_action,
                            const AnalysisContext& context, Statement& out) {
+  if (target.facts.kind == RELKIND_INDEX || target.facts.kind == RELKIND_PARTITIONED_INDEX) {
+    fill_attach_partition_index(target, cmd, parent_action, context, out);
+    return;
+  }
+  if (target.oid != InvalidOid && target.facts.kind != RELKIND_PARTITIONED_TABLE) {
+    parent_action.op = Op::AlterTableOther;  // PostgreSQL rejects it: "... is not partitioned"
+    return;
+  }
   auto* pc = castNode(PartitionCmd, cmd->def);
   Resolved part = resolve(pc->name, context);
   Action a;

@@ -128,6 +128,7 @@ void analyze_index(IndexStmt* stmt, const AnalysisContext& context, Statement& o
   a.command = "CREATE INDEX";
   a.rel = target.facts;
   a.concurrently = stmt->concurrent;
+  a.only = !stmt->relation->inh;
   // utility.c (T_IndexStmt) locks the table SHARE, or SHARE UPDATE EXCLUSIVE when concurrent, before
   // DefineIndex. The build reads the whole heap through table_index_build_scan (a counted seq scan);
   // the index gets storage, the table keeps its relfilenode.

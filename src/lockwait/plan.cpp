@@ -41,10 +41,22 @@ bool has_true_option(List* params, const char* name) {
   return false;
 }
 
+// The kind of the relation a statement names, looked up without a lock ('\0' when there is none).
+// Plain C: a malformed name raises PostgreSQL's own error, as the statement itself would.
+char named_relkind(RangeVar* rv) {
+  if (rv == nullptr) return '\0';
+  Oid relid = RangeVarGetRelid(rv, NoLock, true);
+  return OidIsValid(relid) ? get_rel_relkind(relid) : '\0';
+}
+
 // Statements that call PreventInTransactionBlock or commit internally (vacuum.c, indexcmds.c,
 // cluster.c, tablecmds.c: ATExecDetachPartition): they cannot run in the subtransaction an attempt
 // needs, so they get no retry, and a lock_timeout set at a GUC nest level would end at their first
-// internal commit, so retry.cpp bounds them another way (run_timeout_only).
+// internal commit, so retry.cpp bounds them another way (run_timeout_only). Besides the forms that
+// always do, CLUSTER of a partitioned table and REINDEX INDEX / TABLE of a partitioned index or table
+// do too: they process each partition in a transaction of its own (cluster.c cluster,
+// indexcmds.c ReindexPartitions). May raise PostgreSQL's error for a malformed name (see
+// named_relkind): call it from plain C frames, or through pg::call.
 bool runs_outside_transaction(Node* node) {
   switch (nodeTag(node)) {
     case T_VacuumStmt:
@@ -53,11 +65,17 @@ bool runs_outside_transaction(Node* node) {
       return castNode(IndexStmt, node)->concurrent;
     case T_ReindexStmt: {
       auto* stmt = castNode(ReindexStmt, node);
-      return stmt->kind == REINDEX_OBJECT_SCHEMA || stmt->kind == REINDEX_OBJECT_SYSTEM ||
-             stmt->kind == REINDEX_OBJECT_DATABASE || has_true_option(stmt->params, "concurrently");
+      if (stmt->kind == REINDEX_OBJECT_SCHEMA || stmt->kind == REINDEX_OBJECT_SYSTEM ||
+          stmt->kind == REINDEX_OBJECT_DATABASE || has_true_option(stmt->params, "concurrently"))
+        return true;
+      char kind = named_relkind(stmt->relation);
+      return (stmt->kind == REINDEX_OBJECT_INDEX && kind == RELKIND_PARTITIONED_INDEX) ||
+             (stmt->kind == REINDEX_OBJECT_TABLE && kind == RELKIND_PARTITIONED_TABLE);
     }
-    case T_ClusterStmt:
-      return castNode(ClusterStmt, node)->relation == nullptr;
+    case T_ClusterStmt: {
+      RangeVar* rv = castNode(ClusterStmt, node)->relation;
+      return rv == nullptr || named_relkind(rv) == RELKIND_PARTITIONED_TABLE;
+    }
     case T_DropStmt:
       return castNode(DropStmt, node)->concurrent;
     case T_AlterTableStmt: {
@@ -287,8 +305,9 @@ void fill_session_facts(Node* parsetree, Statement& statement) {
   statement.zdm_lock_timeout_ms = setting_lock_timeout_ms();
   // Statements that run outside a transaction block are bounded too (for the whole statement,
   // without retries), except ANALYZE alone, which lock-safe DDL leaves alone.
+  bool outside = pg::call([&] { return runs_outside_transaction(parsetree); });
   statement.lock_wait_bounded = hook_statement && setting_lock_timeout_ms() > 0 &&
-                                (!runs_outside_transaction(parsetree) || gets_timeout_only(parsetree));
+                                (!outside || gets_timeout_only(parsetree));
 }
 
 }  // namespace zdm::lockwait

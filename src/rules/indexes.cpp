@@ -136,6 +136,9 @@ void add_index_rules(Rules& r) {
 void check_indexes(const Statement& st, const Action& a, Findings& out) {
   if (!a.recursed_from.empty()) return;  // judged on the relation the user named
   if (a.op == Op::CreateIndex) {
+    // CREATE INDEX ... ON ONLY a partitioned table builds nothing: an INVALID parent index, in the
+    // catalog only, for the partitions' indexes to be attached to (the first step of the safe path).
+    if (a.only && a.rel.kind == 'p') return;
     if (a.concurrently && a.in_transaction_block)
       in_transaction(st, a, out);
     else if (!a.concurrently)

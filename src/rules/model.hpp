@@ -152,6 +152,7 @@ struct Action {
   std::string recursed_from;
 
   bool concurrently = false;
+  bool only = false;           // ONLY: the statement does not recurse to partitions or children
   bool not_valid = false;      // ADD CONSTRAINT ... NOT VALID
   bool using_index = false;    // ADD CONSTRAINT ... USING INDEX
   bool not_null = false;       // ADD COLUMN ... NOT NULL
