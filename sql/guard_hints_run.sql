@@ -3,9 +3,9 @@
 -- step carries its own zdm:allow, a swap transaction its SET LOCAL zdm.allow), and the table ends up as
 -- the statement the guard rejected would have left it. Not run: the hints that need the user's input
 -- (<value>, <columns that identify a row>), an external tool (pg_repack for CLUSTER and VACUUM FULL) or
--- a copy of the data (SET LOGGED / UNLOGGED / TABLESPACE / ACCESS METHOD), and those of TRUNCATE, which
--- offer alternatives. rewrite-column-type, add-column-serial, set-not-null-without-check and
--- domain-constraint-scan are run by guard_hint_names and guard_types.
+-- a copy of the data (SET LOGGED / UNLOGGED / TABLESPACE / ACCESS METHOD). rewrite-column-type,
+-- add-column-serial, set-not-null-without-check and domain-constraint-scan are run by guard_hint_names
+-- and guard_types.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS zdm;
 RESET client_min_messages;
@@ -40,6 +40,8 @@ CREATE TABLE moving (id int PRIMARY KEY);
 INSERT INTO moving SELECT generate_series(1, 30);
 CREATE TABLE old_stuff (id int);
 INSERT INTO old_stuff SELECT generate_series(1, 30);
+CREATE TABLE scratch (id int);
+INSERT INTO scratch SELECT generate_series(1, 30);
 ANALYZE;
 
 SET zdm.mode = strict;
@@ -142,6 +144,11 @@ SELECT to_regclass('guard_hints_run.moving') AS old_name;
 -- breaking-drop-table (parked under another name, then dropped)
 SELECT hint_steps('DROP TABLE old_stuff', 'breaking-drop-table') \gexec
 SELECT to_regclass('old_stuff') AS old_name, to_regclass('old_stuff_to_drop') AS parked_name;
+
+-- truncate-table: both alternatives, the bounded TRUNCATE, then the batched DELETE (nothing left to
+-- delete by then)
+SELECT hint_steps('TRUNCATE scratch', 'truncate-table') \gexec
+SELECT count(*) AS rows_left FROM scratch;
 
 RESET client_min_messages;
 RESET zdm.mode;
