@@ -262,9 +262,16 @@ std::optional<std::string> relation_name(Oid relid) {
 // release exactly what it took.
 Oid held_lock = InvalidOid;
 
-bool try_lock_table(Oid relid) {
+// The table's backfill lock: a session-level advisory lock (kLockSpace, table OID), as
+// pg_advisory_lock(2053401856, oid) would take it.
+LOCKTAG table_lock_tag(Oid relid) {
   LOCKTAG tag;
   SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockSpace, relid, 2);
+  return tag;
+}
+
+bool try_lock_table(Oid relid) {
+  LOCKTAG tag = table_lock_tag(relid);
   LockAcquireResult r = pg::call([&] { return LockAcquire(&tag, ExclusiveLock, true, true); });
   if (r == LOCKACQUIRE_NOT_AVAIL) return false;
   held_lock = relid;
@@ -273,12 +280,12 @@ bool try_lock_table(Oid relid) {
 
 void unlock_table() {
   if (held_lock == InvalidOid) return;
-  LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockSpace, held_lock, 2);
+  LOCKTAG tag = table_lock_tag(held_lock);
   held_lock = InvalidOid;
   pg::call([&] { LockRelease(&tag, ExclusiveLock, true); });
 }
 
+// ---- validation ----------------------------------------------------------------------------------
 
 void sleep_ms(int64 ms) {
   if (ms <= 0) return;
@@ -288,8 +295,6 @@ void sleep_ms(int64 ms) {
     CHECK_FOR_INTERRUPTS();
   });
 }
-
-// ---- validation ----------------------------------------------------------------------------------
 
 // A lock timeout or a deadlock: the batch can be tried again, without the rows that are locked.
 bool is_retryable(int code) {
@@ -335,8 +340,7 @@ constexpr int kLockHandoverMs = 2000;
 
 // Waits at most `ms` for the table's lock: a real lock wait, which pg_locks and zdm.lock_report show.
 bool wait_lock_table(Oid relid, int ms) {
-  LOCKTAG tag;
-  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kLockSpace, relid, 2);
+  LOCKTAG tag = table_lock_tag(relid);
   // A session lock: it outlives the subtransaction the bounded wait runs in.
   ErrorData* err = with_lock_timeout(ms, [&] { pg::call([&] { (void)LockAcquire(&tag, ExclusiveLock, true, false); }); });
   if (err == nullptr) {
