@@ -305,9 +305,9 @@ void fill_session_facts(Node* parsetree, Statement& statement) {
   statement.zdm_lock_timeout_ms = setting_lock_timeout_ms();
   // Statements that run outside a transaction block are bounded too (for the whole statement,
   // without retries), except ANALYZE alone, which lock-safe DDL leaves alone.
-  bool outside = pg::call([&] { return runs_outside_transaction(parsetree); });
   statement.lock_wait_bounded = hook_statement && setting_lock_timeout_ms() > 0 &&
-                                (!outside || gets_timeout_only(parsetree));
+                                (!pg::call([&] { return runs_outside_transaction(parsetree); }) ||
+                                 gets_timeout_only(parsetree));
 }
 
 }  // namespace zdm::lockwait
